@@ -1,0 +1,91 @@
+"""ZKTeco fingerprint terminals in Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
+from .enrollment import EnrollmentManager
+from .http import async_register_views
+from .services import async_setup_services
+from .terminal import TerminalAuthError, TerminalError, TerminalInfo
+from .worker import TerminalWorker
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions and the REST view, shared by every terminal."""
+    async_setup_services(hass)
+    async_register_views(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bool:
+    """Open the terminal's worker, read it once, then set up its entities."""
+    worker = TerminalWorker(hass, terminal_config(dict(entry.data)), entry.title)
+    worker.start()
+    try:
+        info = await _async_identify(worker, entry)
+        coordinator = ZKTecoCoordinator(hass, entry, worker, info)
+        coordinator.enrollment = EnrollmentManager(hass, coordinator)
+        await coordinator.async_setup()
+        await coordinator.async_config_entry_first_refresh()
+    except BaseException:
+        await worker.async_stop()
+        raise
+    entry.async_on_unload(coordinator.async_add_event_listener(coordinator.enrollment.on_event))
+    entry.runtime_data = coordinator
+
+    async def _async_on_stop(_event: Event) -> None:
+        await _async_shutdown(coordinator)
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_identify(worker: TerminalWorker, entry: ZKTecoConfigEntry) -> TerminalInfo:
+    try:
+        info = await worker.async_run(lambda terminal: terminal.read_info())
+    except TerminalAuthError as err:
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth") from err
+    except TerminalError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    if entry.unique_id and info.serial_number != entry.unique_id:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="wrong_terminal",
+            translation_placeholders={"serial_number": info.serial_number},
+        )
+    return info
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bool:
+    """Leave the terminal enabled and idle, remember what was delivered, close the session."""
+    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await _async_shutdown(entry.runtime_data)
+    return unloaded
+
+
+async def _async_shutdown(coordinator: ZKTecoCoordinator) -> None:
+    await coordinator.enrollment.async_shutdown()
+    await coordinator.attendance.async_save()
+    await coordinator.worker.async_stop()

@@ -1,0 +1,57 @@
+"""Constants for the ZKTeco integration."""
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "zkteco"
+LOGGER = logging.getLogger(__package__)
+
+CONF_DEVICE_ID: Final = "device_id"
+CONF_COMM_KEY: Final = "comm_key"
+CONF_PROTOCOL: Final = "protocol"
+CONF_TIMEZONE: Final = "timezone"
+
+PROTOCOL_TCP: Final = "tcp"
+PROTOCOL_UDP: Final = "udp"
+
+DEFAULT_PORT: Final = 4370
+DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
+MIN_SCAN_INTERVAL_SECONDS: Final = 5
+MAX_SCAN_INTERVAL_SECONDS: Final = 3600
+MAX_COMM_KEY: Final = 999999
+
+# Seconds a single exchange with the terminal may take; pyzk's own default is 60 s.
+CONNECT_TIMEOUT: Final = 5.0
+
+# The Spanish names of the user's API document, spelt without accents as its example is.
+FINGER_NAMES_ES: Final = (
+    "Pulgar derecho",
+    "Indice derecho",
+    "Medio derecho",
+    "Anular derecho",
+    "Menique derecho",
+    "Pulgar izquierdo",
+    "Indice izquierdo",
+    "Medio izquierdo",
+    "Anular izquierdo",
+    "Menique izquierdo",
+)
+FINGER_INDEXES: Final = range(len(FINGER_NAMES_ES))
+# Option keys of the finger select, translated in the UI's language.
+FINGER_KEYS: Final = (
+    "right_thumb",
+    "right_index",
+    "right_middle",
+    "right_ring",
+    "right_little",
+    "left_thumb",
+    "left_index",
+    "left_middle",
+    "left_ring",
+    "left_little",
+)
+
+EVENT_ATTENDANCE: Final = "zkteco_attendance"
+EVENT_ENROLLMENT_PRESS: Final = "zkteco_enrollment_press"
+EVENT_ENROLLMENT_FINISHED: Final = "zkteco_enrollment_finished"

@@ -1,0 +1,198 @@
+"""Keeps what Home Assistant knows about one terminal up to date."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .attendance import AttendanceTracker, Collected, PunchRecord, collect
+from .const import (
+    CONF_COMM_KEY,
+    CONF_DEVICE_ID,
+    CONF_PROTOCOL,
+    CONF_TIMEZONE,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    PROTOCOL_UDP,
+)
+from .terminal import (
+    Counters,
+    TerminalAuthError,
+    TerminalConfig,
+    TerminalError,
+    TerminalInfo,
+    TerminalUser,
+    ZKTerminal,
+)
+from .worker import ConnectionLost, TerminalWorker, WorkerEvent
+
+if TYPE_CHECKING:
+    from .enrollment import EnrollmentManager, EnrollmentStatus
+
+type ZKTecoConfigEntry = ConfigEntry[ZKTecoCoordinator]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ZKTecoData:
+    """What the entities of one terminal show."""
+
+    counters: Counters
+    clock: datetime
+    users: dict[str, TerminalUser]
+    last_punch: PunchRecord | None = None
+    enrollment: EnrollmentStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    counters: Counters
+    clock: datetime
+    users: list[TerminalUser] | None
+    attendance: Collected | None = field(default=None)
+
+
+def terminal_config(data: dict[str, object]) -> TerminalConfig:
+    """How to reach the terminal of a config entry (or of a config flow's input)."""
+    return TerminalConfig(
+        host=str(data[CONF_HOST]),
+        port=int(str(data[CONF_PORT])),
+        comm_key=int(str(data.get(CONF_COMM_KEY, 0))),
+        udp=data.get(CONF_PROTOCOL) == PROTOCOL_UDP,
+    )
+
+
+class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
+    """Polls one terminal through its worker, and hands its realtime events out."""
+
+    config_entry: ZKTecoConfigEntry
+    enrollment: EnrollmentManager
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ZKTecoConfigEntry,
+        worker: TerminalWorker,
+        info: TerminalInfo,
+    ) -> None:
+        scan_interval = entry.options.get(CONF_SCAN_INTERVAL)
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=entry.title,
+            update_interval=(
+                timedelta(seconds=scan_interval) if scan_interval else DEFAULT_SCAN_INTERVAL
+            ),
+        )
+        self.worker = worker
+        self.info = info
+        self.device_id: str = entry.data[CONF_DEVICE_ID]
+        self.timezone = ZoneInfo(entry.options.get(CONF_TIMEZONE) or hass.config.time_zone)
+        self.attendance = AttendanceTracker(hass, self)
+        self._event_listeners: list[Callable[[WorkerEvent], None]] = []
+
+    async def async_setup(self) -> None:
+        """Load what was delivered before, and listen to the terminal's realtime events."""
+        await self.attendance.async_load()
+        self.config_entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
+
+    def localize(self, when: datetime) -> datetime:
+        """Attach the terminal's timezone to a time read from its clock."""
+        return when.replace(tzinfo=self.timezone)
+
+    @callback
+    def async_add_event_listener(
+        self, listener: Callable[[WorkerEvent], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` for each enrollment-related event of the terminal."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    @callback
+    def async_publish(self, **changes: object) -> None:
+        """Show new values without a poll (and without touching availability)."""
+        if self.data is None:
+            return
+        self.data = replace(self.data, **changes)  # type: ignore[arg-type]
+        self.async_update_listeners()
+
+    @callback
+    def _on_worker_event(self, event: WorkerEvent) -> None:
+        if isinstance(event, ConnectionLost):
+            LOGGER.debug("%s: the session broke while idle", self.name)
+        self.attendance.on_event(event)
+        for listener in list(self._event_listeners):
+            listener(event)
+
+    async def _async_update_data(self) -> ZKTecoData:
+        if self.data is not None and self.enrollment.active:
+            return self.data  # polls would interrupt the terminal while it waits for a finger
+        users_known = self.data.users if self.data is not None else None
+        cursor = self.attendance.snapshot()
+        known_users_count = len(users_known) if users_known is not None else None
+
+        def poll(terminal: ZKTerminal) -> _Poll:
+            counters = terminal.read_counters()
+            clock = terminal.read_clock()
+            users = terminal.read_users() if counters.users != known_users_count else None
+            all_users = users if users is not None else list((users_known or {}).values())
+            collected = collect(terminal, counters, cursor, all_users)
+            return _Poll(counters, clock, users, collected)
+
+        try:
+            result = await self.worker.async_run(poll)
+        except TerminalAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except TerminalError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        users = (
+            {user.user_id: user for user in result.users}
+            if result.users is not None
+            else users_known or {}
+        )
+        last_punch = self.attendance.apply(result.counters.records, result.attendance)
+        previous = self.data
+        return ZKTecoData(
+            counters=result.counters,
+            clock=self.localize(result.clock),
+            users=users,
+            last_punch=last_punch or (previous.last_punch if previous else None),
+            enrollment=previous.enrollment if previous else None,
+        )
+
+    async def async_refresh_users(self) -> dict[str, TerminalUser]:
+        """Read the users now (one may have been added at the terminal since the last poll)."""
+        users = await self.worker.async_run(lambda terminal: terminal.read_users())
+        by_id = {user.user_id: user for user in users}
+        self.async_publish(users=by_id)
+        return by_id
+
+
+@callback
+def async_find_coordinator(hass: HomeAssistant, device_id: str) -> ZKTecoCoordinator | None:
+    """The loaded terminal with this config-flow device id, or this device registry id."""
+    registry_device = dr.async_get(hass).async_get(device_id)
+    entries: list[ZKTecoConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    for entry in entries:
+        if entry.data[CONF_DEVICE_ID] == device_id or (
+            registry_device is not None and entry.entry_id in registry_device.config_entries
+        ):
+            return entry.runtime_data
+    return None

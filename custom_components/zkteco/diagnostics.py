@@ -1,0 +1,36 @@
+"""Diagnostics: what support needs, without secrets, names, addresses or fingerprints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST, CONF_NAME
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_COMM_KEY
+from .coordinator import ZKTecoConfigEntry
+
+TO_REDACT = {CONF_COMM_KEY, CONF_HOST, CONF_NAME, "mac", "serial_number", "title", "unique_id"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: ZKTecoConfigEntry
+) -> dict[str, Any]:
+    """Counters, firmware and state of one terminal; users are counted, not listed."""
+    coordinator = entry.runtime_data
+    data = coordinator.data
+    return async_redact_data(
+        {
+            "entry": entry.as_dict(),
+            "terminal": asdict(coordinator.info),
+            "realtime_events": coordinator.worker.realtime,
+            "last_update_success": coordinator.last_update_success,
+            "counters": asdict(data.counters),
+            "users": len(data.users),
+            "clock": data.clock.isoformat(),
+            "enrollment": data.enrollment.state if data.enrollment else None,
+        },
+        TO_REDACT,
+    )

@@ -1,0 +1,350 @@
+"""Fingerprint enrollment: one implementation behind the action, the REST view and the button.
+
+The terminal is disabled while it waits for the finger. Whatever happens next (success, a bad
+press, a duplicate finger, a timeout, a cancel, a lost connection, the integration unloading or
+Home Assistant stopping) ends with the terminal out of enrollment mode and enabled again: people
+must never be locked out of their door.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from enum import StrEnum
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import async_call_later
+
+from .const import (
+    DOMAIN,
+    EVENT_ENROLLMENT_FINISHED,
+    EVENT_ENROLLMENT_PRESS,
+    FINGER_INDEXES,
+    FINGER_NAMES_ES,
+    LOGGER,
+)
+from .terminal import (
+    EnrollmentResult,
+    FingerScored,
+    TerminalError,
+    TerminalUser,
+    ZKTerminal,
+)
+from .worker import ConnectionLost, WorkerEvent
+
+if TYPE_CHECKING:
+    from .coordinator import ZKTecoCoordinator
+
+PRESSES: Final = 3
+GOOD_SCORE: Final = 100
+# Longer than the terminal's own wait for a press, so the terminal normally reports the timeout;
+# this only ends an enrollment whose end the terminal never announced.
+PRESS_TIMEOUT: Final = timedelta(seconds=75)
+
+
+class EnrollmentState(StrEnum):
+    """What the enrollment sensor shows."""
+
+    IDLE = "idle"
+    WAITING_PRESS_1 = "waiting_press_1"
+    WAITING_PRESS_2 = "waiting_press_2"
+    WAITING_PRESS_3 = "waiting_press_3"
+    SUCCESS = "success"
+    DUPLICATE = "duplicate"
+    BAD_QUALITY = "bad_quality"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+WAITING_STATES: Final = (
+    EnrollmentState.WAITING_PRESS_1,
+    EnrollmentState.WAITING_PRESS_2,
+    EnrollmentState.WAITING_PRESS_3,
+)
+
+# Result codes of EF_ENROLLFINGER, as the firmware reports them.
+_RESULTS: Final = {0: EnrollmentState.SUCCESS, 5: EnrollmentState.DUPLICATE}
+_RESULT_TIMEOUT_OR_CANCEL: Final = 6
+_RESULT_FAILED: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentStatus:
+    """The enrollment sensor's state and what it is about."""
+
+    state: EnrollmentState
+    user_id: str | None = None
+    finger_index: int | None = None
+    presses: int = 0
+
+
+class EnrollmentError(HomeAssistantError):
+    """An enrollment could not start; says which HTTP status and error code a client gets."""
+
+    status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    code: str = "device_error"
+
+    def __init__(self, **placeholders: Any) -> None:
+        super().__init__(
+            translation_domain=DOMAIN,
+            translation_key=self.code,
+            translation_placeholders={key: str(value) for key, value in placeholders.items()},
+        )
+
+
+class InvalidEnrollmentInput(EnrollmentError, ServiceValidationError):
+    """Bad input from the caller."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "invalid_finger_index"
+
+
+class DeviceNotFound(InvalidEnrollmentInput):
+    status = HTTPStatus.NOT_FOUND
+    code = "device_not_found"
+
+
+class UserNotFound(InvalidEnrollmentInput):
+    status = HTTPStatus.NOT_FOUND
+    code = "user_not_found"
+
+
+class FingerAlreadyEnrolled(InvalidEnrollmentInput):
+    status = HTTPStatus.CONFLICT
+    code = "finger_already_enrolled"
+
+
+class EnrollmentBusy(EnrollmentError):
+    status = HTTPStatus.CONFLICT
+    code = "enrollment_in_progress"
+
+
+class NoEnrollmentRunning(InvalidEnrollmentInput):
+    status = HTTPStatus.CONFLICT
+    code = "no_enrollment_running"
+
+
+class NoUserSelected(InvalidEnrollmentInput):
+    code = "no_user_selected"
+
+
+class TerminalUnavailable(EnrollmentError):
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    code = "device_error"
+
+
+def finger_name(finger_index: int) -> str:
+    return FINGER_NAMES_ES[finger_index]
+
+
+def validate_finger_index(value: object) -> int:
+    """An integer from 0 to 9; booleans and strings are refused."""
+    if type(value) is not int or value not in FINGER_INDEXES:
+        raise InvalidEnrollmentInput(value=value)
+    return value
+
+
+@dataclass(slots=True)
+class _Enrollment:
+    user: TerminalUser
+    finger_index: int
+    presses: int = 0
+    bad_press: bool = False
+
+
+class EnrollmentManager:
+    """Runs at most one enrollment at a time on one terminal."""
+
+    def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
+        self._hass = hass
+        self._coordinator = coordinator
+        self._current: _Enrollment | None = None
+        self._watchdog: CALLBACK_TYPE | None = None
+        self.status = EnrollmentStatus(EnrollmentState.IDLE)
+        # What the dashboard's selects chose for its button.
+        self.selected_user_id: str | None = None
+        self.selected_finger = 1
+
+    @property
+    def active(self) -> bool:
+        return self._current is not None
+
+    async def async_start(self, user_id: str, finger_index: object) -> dict[str, Any]:
+        """Put the terminal in enrollment mode; returns once the terminal has agreed."""
+        finger = validate_finger_index(finger_index)
+        if self._current is not None:
+            raise EnrollmentBusy()
+        user = await self._async_find_user(user_id)
+        if self._current is not None:  # another request won the race while we read users
+            raise EnrollmentBusy()
+        self._current = enrollment = _Enrollment(user, finger)
+        try:
+            await self._async_begin(enrollment)
+        except BaseException:
+            self._current = None
+            raise
+        self._set_status(EnrollmentState.WAITING_PRESS_1)
+        self._arm_watchdog()
+        return self.describe(user.user_id, finger)
+
+    async def async_start_selected(self) -> dict[str, Any]:
+        """Start what the dashboard's selects chose."""
+        if self.selected_user_id is None:
+            raise NoUserSelected()
+        return await self.async_start(self.selected_user_id, self.selected_finger)
+
+    def describe(self, user_id: str, finger: int) -> dict[str, Any]:
+        """The ``data`` object of the REST answer and of the action's response."""
+        return {
+            "user_id": user_id,
+            "device_id": self._coordinator.device_id,
+            "finger_index": finger,
+            "finger_name": finger_name(finger),
+        }
+
+    async def _async_find_user(self, user_id: str) -> TerminalUser:
+        data = self._coordinator.data
+        if data is not None and (user := data.users.get(user_id)) is not None:
+            return user
+        try:
+            users = await self._coordinator.async_refresh_users()
+        except TerminalError as err:
+            raise TerminalUnavailable(error=err) from err
+        if (user := users.get(user_id)) is None:
+            raise UserNotFound(user_id=user_id, device_id=self._coordinator.device_id)
+        return user
+
+    async def _async_begin(self, enrollment: _Enrollment) -> None:
+        user, finger = enrollment.user, enrollment.finger_index
+        worker = self._coordinator.worker
+
+        def begin(terminal: ZKTerminal) -> bool:
+            if terminal.has_template(user.uid, finger):
+                return False
+            worker.restore_on_reconnect(True)
+            terminal.start_enrollment(user.user_id, finger)
+            return True
+
+        try:
+            started = await worker.async_run(begin)
+        except TerminalError as err:
+            await self._async_restore()
+            raise TerminalUnavailable(error=err) from err
+        if not started:
+            raise FingerAlreadyEnrolled(user_id=user.user_id, finger_name=finger_name(finger))
+
+    async def async_cancel(self) -> None:
+        """Stop the enrollment that is running (the cancel action)."""
+        if self._current is None:
+            raise NoEnrollmentRunning()
+        await self._async_finish(EnrollmentState.CANCELLED)
+
+    async def async_shutdown(self) -> None:
+        """Unloading or stopping: never leave the terminal waiting for a finger."""
+        if self._current is not None:
+            await self._async_finish(EnrollmentState.CANCELLED)
+
+    @callback
+    def on_event(self, event: WorkerEvent) -> None:
+        """Follow the terminal through the presses to the result."""
+        if (enrollment := self._current) is None:
+            return
+        if isinstance(event, FingerScored):
+            self._on_press(enrollment, good=event.score >= GOOD_SCORE)
+        elif isinstance(event, EnrollmentResult):
+            self._hass.async_create_task(self._async_finish(self._outcome(enrollment, event)))
+        elif isinstance(event, ConnectionLost):
+            self._hass.async_create_task(self._async_finish(EnrollmentState.FAILED))
+
+    def _on_press(self, enrollment: _Enrollment, *, good: bool) -> None:
+        if good:
+            enrollment.presses += 1
+        else:
+            enrollment.bad_press = True
+        self._fire(
+            EVENT_ENROLLMENT_PRESS,
+            enrollment,
+            press=min(enrollment.presses + (0 if good else 1), PRESSES),
+            quality="good" if good else "bad",
+        )
+        if enrollment.presses < PRESSES:
+            self._set_status(WAITING_STATES[enrollment.presses])
+        self._arm_watchdog()
+
+    @staticmethod
+    def _outcome(enrollment: _Enrollment, event: EnrollmentResult) -> EnrollmentState:
+        if event.result in _RESULTS:
+            return _RESULTS[event.result]
+        if event.result == _RESULT_TIMEOUT_OR_CANCEL:
+            return EnrollmentState.TIMEOUT
+        if event.result == _RESULT_FAILED and enrollment.bad_press:
+            return EnrollmentState.BAD_QUALITY
+        return EnrollmentState.FAILED
+
+    async def _async_finish(self, outcome: EnrollmentState) -> None:
+        if (enrollment := self._current) is None:
+            return
+        self._current = None
+        self._disarm_watchdog()
+        await self._async_restore()
+        if outcome is EnrollmentState.SUCCESS:
+            self._count_new_finger()
+        self._set_status(outcome, enrollment)
+        self._fire(EVENT_ENROLLMENT_FINISHED, enrollment, result=str(outcome))
+        LOGGER.debug("%s: enrollment ended: %s", self._coordinator.name, outcome)
+        if outcome is EnrollmentState.SUCCESS:
+            await self._coordinator.async_request_refresh()
+
+    async def _async_restore(self) -> None:
+        """Out of enrollment mode and enabled; if the terminal is gone, as soon as it is back."""
+        worker = self._coordinator.worker
+        try:
+            await worker.async_run(lambda terminal: terminal.end_enrollment())
+        except TerminalError as err:
+            LOGGER.warning(
+                "%s could not be re-enabled now (%s); it will be as soon as it answers",
+                self._coordinator.name,
+                err,
+            )
+        else:
+            worker.restore_on_reconnect(False)
+
+    def _count_new_finger(self) -> None:
+        if (data := self._coordinator.data) is not None:
+            counters = replace(data.counters, fingers=data.counters.fingers + 1)
+            self._coordinator.async_publish(counters=counters)
+
+    def _set_status(self, state: EnrollmentState, enrollment: _Enrollment | None = None) -> None:
+        current = enrollment or self._current
+        self.status = EnrollmentStatus(
+            state,
+            current.user.user_id if current else None,
+            current.finger_index if current else None,
+            current.presses if current else 0,
+        )
+        self._coordinator.async_publish(enrollment=self.status)
+
+    def _fire(self, event_type: str, enrollment: _Enrollment, **extra: Any) -> None:
+        self._hass.bus.async_fire(
+            event_type,
+            {**self.describe(enrollment.user.user_id, enrollment.finger_index), **extra},
+        )
+
+    def _arm_watchdog(self) -> None:
+        self._disarm_watchdog()
+        self._watchdog = async_call_later(self._hass, PRESS_TIMEOUT, self._on_watchdog)
+
+    def _disarm_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog()
+            self._watchdog = None
+
+    @callback
+    def _on_watchdog(self, _now: object) -> None:
+        self._watchdog = None
+        LOGGER.warning("%s never reported the end of an enrollment", self._coordinator.name)
+        self._hass.async_create_task(self._async_finish(EnrollmentState.TIMEOUT))

@@ -1,0 +1,65 @@
+"""The actions: enroll a finger, cancel an enrollment (administrators only)."""
+
+from __future__ import annotations
+
+import voluptuous as vol
+
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_register_admin_service
+
+from .const import DOMAIN, FINGER_INDEXES
+from .coordinator import ZKTecoCoordinator, async_find_coordinator
+from .enrollment import DeviceNotFound
+
+ATTR_DEVICE_ID = "device_id"
+ATTR_USER_ID = "user_id"
+ATTR_FINGER_INDEX = "finger_index"
+
+SERVICE_ENROLL_FINGER = "enroll_finger"
+SERVICE_CANCEL_ENROLLMENT = "cancel_enrollment"
+
+CANCEL_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
+ENROLL_SCHEMA = CANCEL_SCHEMA.extend(
+    {
+        vol.Required(ATTR_USER_ID): vol.All(cv.string, vol.Length(min=1)),
+        # The UI's select sends the index as text.
+        vol.Required(ATTR_FINGER_INDEX): vol.All(
+            vol.Coerce(int), vol.Range(min=FINGER_INDEXES.start, max=FINGER_INDEXES.stop - 1)
+        ),
+    }
+)
+
+
+def _coordinator(call: ServiceCall) -> ZKTecoCoordinator:
+    device_id = call.data[ATTR_DEVICE_ID]
+    if (coordinator := async_find_coordinator(call.hass, device_id)) is None:
+        raise DeviceNotFound(device_id=device_id)
+    return coordinator
+
+
+async def _async_enroll_finger(call: ServiceCall) -> ServiceResponse:
+    coordinator = _coordinator(call)
+    return await coordinator.enrollment.async_start(
+        call.data[ATTR_USER_ID], call.data[ATTR_FINGER_INDEX]
+    )
+
+
+async def _async_cancel_enrollment(call: ServiceCall) -> None:
+    await _coordinator(call).enrollment.async_cancel()
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions once, for every terminal."""
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_ENROLL_FINGER,
+        _async_enroll_finger,
+        ENROLL_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    async_register_admin_service(
+        hass, DOMAIN, SERVICE_CANCEL_ENROLLMENT, _async_cancel_enrollment, CANCEL_SCHEMA
+    )

@@ -1,0 +1,590 @@
+"""The one module that talks to pyzk, and the home of every workaround for its bugs.
+
+Everything here is synchronous and runs on the terminal's worker thread, never in the event loop.
+
+What pyzk 0.9 gets wrong, and what we do instead:
+- ``connect()`` pings through a subprocess unless told not to, probes the port with a second
+  connection that waits 10 s, and ignores a refused TCP connection until the first send. We open
+  the socket ourselves with the configured timeout (pyzk's default is 60 s).
+- A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
+  arrives just before the reply is taken for the reply. We read whole frames, check the reply's
+  checksum and set realtime events aside for the event reader.
+- Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
+  reads frame by frame.
+- ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
+  100,000 records and 3,000 users) and decodes all of the log; we decode only the records asked for.
+- ``enroll_user()`` blocks for minutes, leaves the terminal in enrollment mode on a socket
+  timeout, assumes each read returns exactly one event and returns only a bool. We start the
+  enrollment and read its events like any other realtime event; the caller owns the outcome.
+- ``live_capture()`` parses some event sizes only and assumes one event per read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+import select
+import socket
+import struct
+from typing import Any, Final, cast
+
+from zk import ZK, const
+from zk.base import make_commkey
+from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
+
+from .const import CONNECT_TIMEOUT
+
+_TCP_TOP: Final = struct.Struct("<HHI")
+_HEADER: Final = struct.Struct("<4H")
+_CMD_PREPARE_BUFFER: Final = 1503
+_CMD_READ_BUFFER: Final = 1504
+_CMD_GET_USER_TEMPLATE: Final = 88
+_TCP_MAX_CHUNK: Final = 0xFFC0
+_UDP_MAX_CHUNK: Final = 16 * 1024
+_UDP_MAX_DATAGRAM: Final = 65535
+
+EVENT_MASK: Final = const.EF_ATTLOG | const.EF_FINGER | const.EF_ENROLLFINGER | const.EF_FPFTR
+
+
+class TerminalError(Exception):
+    """The terminal did not answer as it should."""
+
+
+class TerminalConnectionError(TerminalError):
+    """The terminal cannot be reached, or the connection broke."""
+
+
+class TerminalAuthError(TerminalError):
+    """The terminal refused the comm key."""
+
+
+class TerminalRefusedError(TerminalError):
+    """The terminal answered a command with an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfig:
+    """How to reach one terminal."""
+
+    host: str
+    port: int
+    comm_key: int = 0
+    udp: bool = False
+    timeout: float = CONNECT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalInfo:
+    """What a terminal says about itself."""
+
+    serial_number: str
+    model: str
+    firmware: str
+    platform: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """How much the terminal holds, and how much it can hold."""
+
+    users: int
+    fingers: int
+    records: int
+    cards: int
+    users_capacity: int
+    fingers_capacity: int
+    records_capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalUser:
+    """A person known to the terminal (the password is deliberately not kept)."""
+
+    uid: int
+    user_id: str
+    name: str
+    privilege: int
+    card: int
+
+
+@dataclass(frozen=True, slots=True)
+class Punch:
+    """One attendance record, time as the terminal's wall clock shows it."""
+
+    user_id: str
+    timestamp: datetime
+    status: int
+    punch: int
+
+
+class AttendanceLog:
+    """The terminal's whole log as transferred; records are decoded only when asked for."""
+
+    def __init__(self, total: int, records: bytes, decode: Callable[[bytes], list[Punch]], size: int) -> None:
+        self.total = total
+        self._records = records
+        self._decode = decode
+        self._size = size
+
+    def punches(self, first: int = 0) -> list[Punch]:
+        """The records from index ``first`` on, oldest first."""
+        return self._decode(self._records[first * self._size :])
+
+    def punch(self, index: int) -> Punch:
+        return self._decode(self._records[index * self._size : (index + 1) * self._size])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FingerPlaced:
+    """The finger touched the sensor during an enrollment."""
+
+
+@dataclass(frozen=True, slots=True)
+class FingerScored:
+    """The terminal judged a press: 100 is good, 0 is bad."""
+
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentResult:
+    """The terminal ended an enrollment (result 0 is success)."""
+
+    result: int
+    template_size: int
+
+
+type TerminalEvent = Punch | FingerPlaced | FingerScored | EnrollmentResult
+
+
+def checksum(packet: bytes) -> int:
+    """ZK checksum of a packet (header with a zero checksum, then payload).
+
+    The same arithmetic as pyzk's ``__create_checksum``, without its quadratic slicing.
+    """
+    words = struct.unpack_from(f"<{len(packet) // 2}H", packet)
+    total = sum(words) + (packet[-1] if len(packet) % 2 else 0)
+    folded = 0 if total == 0 else (total - 1) % 0xFFFF + 1
+    result = ~folded
+    while result < 0:
+        result += 0xFFFF
+    return result
+
+
+def decode_time(value: int) -> datetime:
+    """Decode the terminal's packed timestamp (zkemsdk's DecodeTime)."""
+    value, second = divmod(value, 60)
+    value, minute = divmod(value, 60)
+    value, hour = divmod(value, 24)
+    value, day = divmod(value, 31)
+    year, month = divmod(value, 12)
+    return datetime(year + 2000, month + 1, day + 1, hour, minute, second)
+
+
+def _decode_time_bytes(raw: bytes) -> datetime:
+    return decode_time(int.from_bytes(raw, "little"))
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\x00", 1)[0].decode(errors="ignore")
+
+
+class _FramedZK(ZK):
+    """pyzk's client with a transport that reads whole frames and sets realtime events aside."""
+
+    def __init__(self, config: TerminalConfig) -> None:
+        super().__init__(
+            config.host,
+            port=config.port,
+            timeout=config.timeout,
+            password=config.comm_key,
+            force_udp=config.udp,
+            ommit_ping=True,
+        )
+        self.pending_events: deque[tuple[int, bytes]] = deque()
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    @property
+    def sock(self) -> socket.socket:
+        return cast(socket.socket, self._ZK__sock)  # type: ignore[attr-defined]
+
+    def connect(self) -> ZK:
+        """Open the session like pyzk does, minus the ping and the second probe connection."""
+        self.sock.close()  # pyzk opened a UDP socket in __init__ that we do not use
+        if self.tcp:
+            self.user_packet_size = 72
+            self._ZK__sock = socket.create_connection(  # type: ignore[attr-defined]
+                self._ZK__address, timeout=self._ZK__timeout  # type: ignore[attr-defined]
+            )
+        else:
+            self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.settimeout(self._ZK__timeout)  # type: ignore[attr-defined]
+        self._ZK__session_id = 0
+        self._ZK__reply_id = const.USHRT_MAX - 1
+        reply = self.send_command(const.CMD_CONNECT)
+        self._ZK__session_id = self._ZK__header[2]  # type: ignore[attr-defined]
+        if reply["code"] == const.CMD_ACK_UNAUTH:
+            key = cast(bytes, self._make_commkey())
+            reply = self.send_command(const.CMD_AUTH, key)
+        if reply["code"] == const.CMD_ACK_UNAUTH:
+            raise TerminalAuthError("The terminal refused the comm key")
+        if not reply["status"]:
+            raise TerminalRefusedError(f"The terminal refused the session ({reply['code']})")
+        self.is_connect = True
+        return self
+
+    def _make_commkey(self) -> bytes:
+        return cast(
+            bytes,
+            make_commkey(self._ZK__password, self._ZK__session_id),  # type: ignore[attr-defined]
+        )
+
+    def send_command(self, command: int, payload: bytes = b"") -> dict[str, Any]:
+        return cast(dict[str, Any], self._ZK__send_command(command, payload))
+
+    # pyzk calls its private __send_command everywhere; defining the mangled name replaces it.
+    def _ZK__send_command(
+        self, command: int, command_string: bytes = b"", response_size: int = 8
+    ) -> dict[str, Any]:
+        if command not in (const.CMD_CONNECT, const.CMD_AUTH) and not self.is_connect:
+            raise ZKNetworkError("not connected")
+        packet = self._ZK__create_header(  # type: ignore[attr-defined]
+            command, command_string, self._ZK__session_id, self._ZK__reply_id  # type: ignore[attr-defined]
+        )
+        self.send_packet(packet)
+        reply = self.receive_reply()
+        header = _HEADER.unpack_from(reply)
+        self._ZK__header = header
+        self._ZK__response = header[0]
+        self._ZK__reply_id = header[3]
+        self._ZK__data_recv = reply
+        self._ZK__data = reply[8:]
+        self._ZK__tcp_length = len(reply)
+        ok = header[0] in (const.CMD_ACK_OK, const.CMD_PREPARE_DATA, const.CMD_DATA)
+        return {"status": ok, "code": header[0]}
+
+    def send_packet(self, packet: bytes) -> None:
+        try:
+            if self.tcp:
+                self.sock.sendall(_TCP_TOP.pack(const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2, len(packet)) + packet)
+            else:
+                self.sock.sendto(packet, self._ZK__address)  # type: ignore[attr-defined]
+        except OSError as err:
+            raise ZKNetworkError(str(err)) from err
+        self.bytes_out += len(packet) + (_TCP_TOP.size if self.tcp else 0)
+
+    def receive_packet(self) -> bytes:
+        """Read one whole packet (header and payload) from the terminal."""
+        try:
+            if self.tcp:
+                top = self._receive_exactly(_TCP_TOP.size)
+                magic1, magic2, length = _TCP_TOP.unpack(top)
+                if (magic1, magic2) != (const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2):
+                    raise ZKNetworkError("TCP packet invalid")
+                packet = self._receive_exactly(length)
+                self.bytes_in += _TCP_TOP.size
+            else:
+                packet = self.sock.recv(_UDP_MAX_DATAGRAM)
+        except OSError as err:
+            raise ZKNetworkError(str(err)) from err
+        if len(packet) < _HEADER.size:
+            raise ZKNetworkError("packet too short")
+        self.bytes_in += len(packet)
+        return packet
+
+    def _receive_exactly(self, size: int) -> bytes:
+        buffer = bytearray()
+        while len(buffer) < size:
+            chunk = self.sock.recv(size - len(buffer))
+            if not chunk:
+                raise ZKNetworkError("the terminal closed the connection")
+            buffer += chunk
+        return bytes(buffer)
+
+    def receive_reply(self) -> bytes:
+        """Read packets until the reply, acknowledging and keeping the events on the way."""
+        while True:
+            packet = self.receive_packet()
+            command, _, event, _ = _HEADER.unpack_from(packet)
+            if command == const.CMD_REG_EVENT:
+                self.acknowledge_event()
+                self.pending_events.append((event, packet[_HEADER.size :]))
+                continue
+            if command != const.CMD_DATA:
+                _verify_checksum(packet)
+            return packet
+
+    def acknowledge_event(self) -> None:
+        self._ZK__ack_ok()  # type: ignore[attr-defined]
+
+    def read_with_buffer(self, command: int, fct: int = 0, ext: int = 0) -> tuple[bytes, int]:
+        """Read a large table in chunks, the way the terminal hands it out."""
+        self.send_command(_CMD_PREPARE_BUFFER, struct.pack("<bhii", 1, command, fct, ext))
+        data: bytes = self._ZK__data  # type: ignore[attr-defined]
+        code = self._ZK__response  # type: ignore[attr-defined]
+        if code == const.CMD_DATA:
+            return data, len(data)
+        if code != const.CMD_ACK_OK:
+            raise ZKErrorResponse(f"buffered read refused ({code})")
+        size = struct.unpack_from("<I", data, 1)[0]
+        max_chunk = _TCP_MAX_CHUNK if self.tcp else _UDP_MAX_CHUNK
+        chunks = [
+            self._read_chunk(start, min(max_chunk, size - start))
+            for start in range(0, size, max_chunk)
+        ]
+        self.free_data()
+        joined = b"".join(chunks)
+        return joined, len(joined)
+
+    def _read_chunk(self, start: int, size: int) -> bytes:
+        reply = self.send_command(_CMD_READ_BUFFER, struct.pack("<ii", start, size))
+        if reply["code"] == const.CMD_DATA:
+            return cast(bytes, self._ZK__data)  # type: ignore[attr-defined]
+        if reply["code"] == const.CMD_PREPARE_DATA:
+            return self.receive_prepared_data()
+        raise ZKErrorResponse(f"chunk {start}+{size} refused ({reply['code']})")
+
+    def receive_prepared_data(self) -> bytes:
+        """After CMD_PREPARE_DATA the terminal sends data packets, then an ACK."""
+        parts = []
+        while True:
+            packet = self.receive_reply()
+            command = _HEADER.unpack_from(packet)[0]
+            if command == const.CMD_ACK_OK:
+                return b"".join(parts)
+            if command != const.CMD_DATA:
+                raise ZKErrorResponse(f"unexpected packet {command} in a data transfer")
+            parts.append(packet[_HEADER.size :])
+
+
+def _verify_checksum(packet: bytes) -> None:
+    command, expected, session, reply = _HEADER.unpack_from(packet)
+    # The SDK checksums the header before it counts the reply number up; terminals do the same.
+    previous = reply - 1 if reply else const.USHRT_MAX - 1
+    if checksum(_HEADER.pack(command, 0, session, previous) + packet[_HEADER.size :]) != expected:
+        raise ZKNetworkError("reply with a wrong checksum")
+
+
+@contextmanager
+def _errors_translated() -> Iterator[None]:
+    """Turn pyzk's and the socket's exceptions into ours."""
+    try:
+        yield
+    except TerminalError:
+        raise
+    except (ZKNetworkError, OSError) as err:
+        raise TerminalConnectionError(str(err) or type(err).__name__) from err
+    except ZKErrorResponse as err:
+        raise TerminalRefusedError(str(err)) from err
+    except (ZKError, struct.error, ValueError, IndexError) as err:
+        raise TerminalConnectionError(f"malformed answer: {err}") from err
+
+
+def _attendance_decoder(record_size: int, uid_to_user_id: dict[int, str]) -> Callable[[tuple[Any, ...]], Punch]:
+    """Decoders for the record layouts terminals use (8, 16 and 40 bytes)."""
+    if record_size == 8:  # uid, status, time, punch
+        return lambda f: Punch(uid_to_user_id.get(f[0], str(f[0])), _decode_time_bytes(f[2]), f[1], f[3])
+    if record_size == 16:  # user id, time, status, punch, reserved, work code
+        return lambda f: Punch(str(f[0]), _decode_time_bytes(f[1]), f[2], f[3])
+    # uid, user id, status, time, punch, reserved
+    return lambda f: Punch(_text(f[1]), _decode_time_bytes(f[3]), f[2], f[4])
+
+
+_RECORD_LAYOUTS: Final = {8: struct.Struct("<HB4sB"), 16: struct.Struct("<I4sBB2sI"), 40: struct.Struct("<H24sB4sB8s")}
+
+
+def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
+    if event == const.EF_ATTLOG:
+        return _decode_punch_event(payload)
+    if event == const.EF_FINGER:
+        return FingerPlaced()
+    if event == const.EF_FPFTR:
+        return FingerScored(payload[0] if payload else 0)
+    if event == const.EF_ENROLLFINGER:
+        result, size = struct.unpack_from("<HH", payload.ljust(4, b"\x00"))
+        return EnrollmentResult(result, size)
+    return None
+
+
+def _decode_punch_event(payload: bytes) -> Punch | None:
+    """A punch in any of the sizes terminals send (12, 32, 36, 52 bytes and longer)."""
+    if len(payload) < 12:
+        return None
+    if len(payload) < 32:
+        user_id, status, punch, when = struct.unpack_from("<IBB6s", payload)
+        user_id = str(user_id)
+    else:
+        raw_id, status, punch, when = struct.unpack_from("<24sBB6s", payload)
+        user_id = _text(raw_id)
+    year, month, day, hour, minute, second = when
+    return Punch(user_id, datetime(year + 2000, month, day, hour, minute, second), status, punch)
+
+
+class ZKTerminal:
+    """A synchronous session with one terminal; one thread at a time may use it."""
+
+    def __init__(self, config: TerminalConfig) -> None:
+        self._config = config
+        self._zk: _FramedZK | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._zk is not None
+
+    @property
+    def _session(self) -> _FramedZK:
+        if self._zk is None:
+            raise TerminalConnectionError("not connected")
+        return self._zk
+
+    def fileno(self) -> int:
+        return self._session.sock.fileno()
+
+    def connect(self) -> None:
+        zk = _FramedZK(self._config)
+        try:
+            with _errors_translated():
+                zk.connect()
+        except TerminalError:
+            _close_quietly(zk)
+            raise
+        self._zk = zk
+
+    def close(self) -> None:
+        """End the session politely when the terminal still listens, and drop the socket."""
+        if (zk := self._zk) is None:
+            return
+        self._zk = None
+        self.bytes_in += zk.bytes_in
+        self.bytes_out += zk.bytes_out
+        if zk.is_connect:
+            try:
+                zk.sock.settimeout(min(self._config.timeout, 1.0))
+                zk.send_packet(zk._ZK__create_header(const.CMD_EXIT, b"", zk._ZK__session_id, zk._ZK__reply_id))  # type: ignore[attr-defined]
+            except ZKError:
+                pass
+        _close_quietly(zk)
+
+    def traffic(self) -> tuple[int, int]:
+        """Bytes received and sent so far, over every session."""
+        zk = self._zk
+        return (
+            self.bytes_in + (zk.bytes_in if zk else 0),
+            self.bytes_out + (zk.bytes_out if zk else 0),
+        )
+
+    @contextmanager
+    def _call(self) -> Iterator[_FramedZK]:
+        with _errors_translated():
+            yield self._session
+
+    def read_info(self) -> TerminalInfo:
+        with self._call() as zk:
+            return TerminalInfo(
+                serial_number=zk.get_serialnumber(),
+                model=zk.get_device_name(),
+                firmware=zk.get_firmware_version(),
+                platform=zk.get_platform(),
+                mac=zk.get_mac(),
+            )
+
+    def read_counters(self) -> Counters:
+        with self._call() as zk:
+            zk.read_sizes()
+            return Counters(
+                users=zk.users,
+                fingers=zk.fingers,
+                records=zk.records,
+                cards=zk.cards,
+                users_capacity=zk.users_cap,
+                fingers_capacity=zk.fingers_cap,
+                records_capacity=zk.rec_cap,
+            )
+
+    def read_clock(self) -> datetime:
+        with self._call() as zk:
+            return cast(datetime, zk.get_time())
+
+    def read_users(self) -> list[TerminalUser]:
+        with self._call() as zk:
+            return [
+                TerminalUser(user.uid, str(user.user_id), user.name, user.privilege, user.card)
+                for user in zk.get_users()
+            ]
+
+    def read_attendance(self, users: list[TerminalUser]) -> AttendanceLog:
+        """Transfer the whole log (the protocol offers no other way); decode it lazily."""
+        with self._call() as zk:
+            zk.read_sizes()
+            total = zk.records
+            if total == 0:
+                return AttendanceLog(0, b"", lambda _: [], 1)
+            data, _ = zk.read_with_buffer(const.CMD_ATTLOG_RRQ)
+            record_size = struct.unpack_from("<I", data)[0] // total
+            layout = _RECORD_LAYOUTS.get(record_size)
+            if layout is None:
+                raise TerminalRefusedError(f"unknown attendance record size {record_size}")
+            decode_one = _attendance_decoder(record_size, {user.uid: user.user_id for user in users})
+
+            def decode(records: bytes) -> list[Punch]:
+                return [decode_one(fields) for fields in layout.iter_unpack(records)]
+
+            return AttendanceLog(total, data[4 : 4 + total * record_size], decode, record_size)
+
+    def has_template(self, uid: int, finger: int) -> bool:
+        with self._call() as zk:
+            reply = zk.send_command(_CMD_GET_USER_TEMPLATE, struct.pack("<hb", uid, finger))
+            if reply["code"] == const.CMD_PREPARE_DATA:
+                zk.receive_prepared_data()
+            return bool(reply["status"])
+
+    def register_events(self, mask: int = EVENT_MASK) -> None:
+        with self._call() as zk:
+            zk.reg_event(mask)
+
+    def read_events(self, timeout: float) -> list[TerminalEvent]:
+        """Events set aside during commands, then whatever arrives within ``timeout`` seconds."""
+        with self._call() as zk:
+            raw = list(zk.pending_events)
+            zk.pending_events.clear()
+            wait = 0.0 if raw else timeout
+            while select.select([zk.sock], [], [], wait)[0]:
+                packet = zk.receive_packet()
+                command, _, event, _ = _HEADER.unpack_from(packet)
+                if command == const.CMD_REG_EVENT:
+                    zk.acknowledge_event()
+                    raw.append((event, packet[_HEADER.size :]))
+                wait = 0.0
+        return [decoded for event, payload in raw if (decoded := _decode_event(event, payload))]
+
+    def start_enrollment(self, user_id: str, finger: int) -> None:
+        """Put the terminal in enrollment mode; it answers once it waits for the first press."""
+        with self._call() as zk:
+            zk.cancel_capture()
+            if zk.tcp:
+                payload = struct.pack("<24sbb", user_id.encode(), finger, 1)
+            else:
+                payload = struct.pack("<Ib", int(user_id), finger)
+            reply = zk.send_command(const.CMD_STARTENROLL, payload)
+            if not reply["status"]:
+                raise TerminalRefusedError(f"enrollment refused ({reply['code']})")
+
+    def end_enrollment(self) -> None:
+        """Leave enrollment mode and let people use the terminal again."""
+        with self._call() as zk:
+            zk.cancel_capture()
+            zk.enable_device()
+
+
+def _close_quietly(zk: _FramedZK) -> None:
+    try:
+        zk.sock.close()
+    except OSError:
+        pass

@@ -1,0 +1,201 @@
+"""One thread per terminal: every exchange with it goes through here, one at a time.
+
+pyzk is synchronous and not thread-safe, and a terminal accepts few sessions. So each terminal
+gets one thread that owns its one session: it runs the jobs the integration queues (polls,
+enrollment), and between jobs it waits on the session's socket for realtime events. Nothing here
+ever runs in the event loop; results and events are handed back to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+import concurrent.futures
+from dataclasses import dataclass
+import select
+import socket
+import threading
+import time
+from typing import Any
+
+from homeassistant.core import HomeAssistant, callback
+
+from .const import LOGGER
+from .terminal import (
+    TerminalConfig,
+    TerminalConnectionError,
+    TerminalError,
+    TerminalEvent,
+    TerminalRefusedError,
+    ZKTerminal,
+)
+
+# While the session is down, the thread tries to open it again this often, so realtime events
+# resume without waiting for the next poll.
+RECONNECT_INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The session broke while nothing was asked of the terminal."""
+
+
+type WorkerEvent = TerminalEvent | ConnectionLost
+type EventListener = Callable[[WorkerEvent], None]
+type _Job = tuple[Callable[[ZKTerminal], Any], concurrent.futures.Future[Any]]
+
+
+class TerminalWorker:
+    """Owns the session with one terminal and serialises every use of it."""
+
+    def __init__(self, hass: HomeAssistant, config: TerminalConfig, name: str) -> None:
+        self._hass = hass
+        self._terminal = ZKTerminal(config)
+        self._name = name
+        self._jobs: deque[_Job] = deque()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._listeners: list[EventListener] = []
+        self._last_attempt = 0.0
+        self._restore_needed = False
+        self.realtime: bool | None = None
+
+    @property
+    def terminal(self) -> ZKTerminal:
+        """The session, for benchmarks and tests that measure its traffic."""
+        return self._terminal
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"zkteco {self._name}", daemon=True)
+        self._thread.start()
+
+    async def async_stop(self) -> None:
+        """Close the session and end the thread."""
+        if self._thread is None:
+            return
+        self._stopping = True
+        self._wake()
+        thread, self._thread = self._thread, None
+        await self._hass.async_add_executor_job(thread.join)
+        for _, future in self._jobs:
+            future.set_exception(TerminalConnectionError("the worker stopped"))
+        self._jobs.clear()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    async def async_run[T](self, job: Callable[[ZKTerminal], T]) -> T:
+        """Run ``job`` with the open session on the worker thread, after the jobs before it."""
+        if self._thread is None:
+            raise TerminalConnectionError("the worker is stopped")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.append((job, future))
+        self._wake()
+        return await asyncio.wrap_future(future)
+
+    @callback
+    def async_add_listener(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener`` in the event loop for every realtime event."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def restore_on_reconnect(self, needed: bool) -> None:
+        """Ask that the terminal be taken out of enrollment mode as soon as it answers again."""
+        self._restore_needed = needed
+
+    def _wake(self) -> None:
+        try:
+            self._wake_writer.send(b"\x00")
+        except OSError:  # the thread is gone already
+            pass
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wait_for_work()
+            self._run_jobs()
+            self._read_events()
+            self._reconnect_when_due()
+        self._run_jobs()
+        self._terminal.close()
+
+    def _wait_for_work(self) -> None:
+        waiting_on: list[Any] = [self._wake_reader]
+        if self._terminal.connected and self.realtime:
+            waiting_on.append(self._terminal)
+        readable, _, _ = select.select(waiting_on, [], [], 1.0)
+        if self._wake_reader in readable:
+            self._wake_reader.recv(4096)
+
+    def _run_jobs(self) -> None:
+        while self._jobs:
+            job, future = self._jobs.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = self._with_session(job)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller as it is
+                future.set_exception(err)
+            else:
+                future.set_result(result)
+
+    def _with_session(self, job: Callable[[ZKTerminal], Any]) -> Any:
+        try:
+            self._ensure_session()
+            return job(self._terminal)
+        except TerminalConnectionError:
+            self._terminal.close()
+            raise
+
+    def _ensure_session(self) -> None:
+        if self._terminal.connected:
+            return
+        self._last_attempt = time.monotonic()
+        self._terminal.connect()
+        if self._restore_needed:
+            self._terminal.end_enrollment()
+            self._restore_needed = False
+        self._register_for_events()
+
+    def _register_for_events(self) -> None:
+        try:
+            self._terminal.register_events()
+        except TerminalRefusedError:
+            if self.realtime is not False:
+                LOGGER.warning(
+                    "%s does not send realtime events; punches arrive with each poll instead",
+                    self._name,
+                )
+            self.realtime = False
+        else:
+            self.realtime = True
+
+    def _read_events(self) -> None:
+        if not self._terminal.connected:
+            return
+        try:
+            events: list[WorkerEvent] = list(self._terminal.read_events(0))
+        except TerminalConnectionError:
+            self._terminal.close()
+            events = [ConnectionLost()]
+        if events and not self._stopping:
+            self._hass.loop.call_soon_threadsafe(self._dispatch, events)
+
+    def _reconnect_when_due(self) -> None:
+        if (
+            self._terminal.connected
+            or not self.realtime
+            or self._stopping
+            or time.monotonic() - self._last_attempt < RECONNECT_INTERVAL
+        ):
+            return
+        try:
+            self._ensure_session()
+        except TerminalError:
+            self._terminal.close()
+
+    @callback
+    def _dispatch(self, events: list[WorkerEvent]) -> None:
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)

@@ -1,0 +1,80 @@
+"""Fixtures: a simulated K40 on loopback and a config entry that points at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Imported at module level on purpose: the test plugin ships a `custom_components` package of
+# its own, and Home Assistant would otherwise load that one instead of ours.
+import custom_components.zkteco  # noqa: F401
+from custom_components.zkteco.const import (
+    CONF_COMM_KEY,
+    CONF_DEVICE_ID,
+    CONF_PROTOCOL,
+    DOMAIN,
+    PROTOCOL_TCP,
+)
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from zksim import ZKSimulator
+
+HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
+HISTORY_RECORDS = 20
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture
+def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
+    """A K40 with two users, one fingerprint and some history, on an ephemeral port."""
+    sim = ZKSimulator(host="127.0.0.1", port=0)
+    sim.add_user("123", "Ana Garcia")
+    sim.add_user("7", "Luis Perez", privilege=14)
+    sim.add_template("7", 0)
+    sim.add_records(HISTORY_RECORDS, start=HISTORY_START)
+    sim.enroll_timeout = 2.0
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+def entry_data(sim: ZKSimulator, device_id: str = "principal") -> dict[str, object]:
+    """What the config flow stores for a terminal."""
+    return {
+        CONF_DEVICE_ID: device_id,
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: sim.port,
+        CONF_COMM_KEY: sim.comm_key,
+        CONF_PROTOCOL: PROTOCOL_TCP,
+    }
+
+
+@pytest.fixture
+def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=simulator.serial,
+        data=entry_data(simulator),
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
+    """The integration set up against the simulator; unloaded afterwards so the worker stops."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield config_entry
+    if config_entry.state.recoverable:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()
