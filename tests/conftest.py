@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+import socket
+from unittest.mock import patch
 
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 # Imported at module level on purpose: the test plugin ships a `custom_components` package of
 # its own, and Home Assistant would otherwise load that one instead of ours.
@@ -18,17 +24,37 @@ from custom_components.zkteco.const import (
     DOMAIN,
     PROTOCOL_TCP,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import HomeAssistant
 from zksim import ZKSimulator
 
 HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
+# A terminal that stops answering must fail fast in tests, not after the real timeout.
+SHORT_TIMEOUT = 0.2
 HISTORY_RECORDS = 20
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's serializer and tests/snapshots/ (syrupy shadows the plugin's fixture)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def short_timeout() -> Iterator[None]:
+    """Exchanges with the terminal give up after a fraction of a second."""
+    with patch("custom_components.zkteco.coordinator.CONNECT_TIMEOUT", SHORT_TIMEOUT):
+        yield
+
+
+def closed_port() -> int:
+    """A port on loopback where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

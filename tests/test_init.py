@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from custom_components.zkteco.const import CONF_DEVICE_ID, DOMAIN
 from zksim import ZKSimulator
+
+from .conftest import closed_port, entry_data
+
+SECOND_SERIAL = "CQUJ203960002"
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 async def test_setup_and_unload(
@@ -19,4 +35,93 @@ async def test_setup_and_unload(
     await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.NOT_LOADED
+    assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+async def test_unreachable_terminal_retries(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """Nothing answers at the address: Home Assistant tries again later."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_PORT: closed_port()}
+    )
+    await setup_entry(hass, config_entry)
+
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_serial_mismatch_retries(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """Another terminal answers at the address (e.g. a DHCP lease moved): not this entry's."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SECOND_SERIAL, data=entry_data(simulator))
+    await setup_entry(hass, entry)
+
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+async def test_wrong_comm_key_starts_reauth(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    simulator.comm_key = 4321
+    await setup_entry(hass, config_entry)
+
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [(flow["context"]["source"], flow["context"]["entry_id"]) for flow in flows] == [
+        (SOURCE_REAUTH, config_entry.entry_id)
+    ]
+    assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+@pytest.fixture
+def second_simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
+    """Another K40 with one user."""
+    with ZKSimulator(serial=SECOND_SERIAL) as sim:
+        sim.add_user("1", "Marta Ruiz")
+        yield sim
+
+
+async def test_two_terminals(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    second_simulator: ZKSimulator,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Each terminal has its own device, entities and session."""
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        title="Almacen",
+        unique_id=SECOND_SERIAL,
+        data=entry_data(second_simulator, device_id="almacen"),
+    )
+    await setup_entry(hass, second)
+
+    assert second.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.principal_users").state == "2"
+    assert hass.states.get("sensor.almacen_users").state == "1"
+    for entry in (init_integration, second):
+        (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        assert device.serial_number == entry.unique_id
+        assert device.name == entry.title
+        assert {
+            registry_entry.device_id
+            for registry_entry in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        } == {device.id}
+    assert second.runtime_data.device_id == "almacen"
+    assert second.data[CONF_DEVICE_ID] == "almacen"
+    await hass.config_entries.async_unload(second.entry_id)
+    await hass.async_block_till_done()
+    assert second_simulator.wait_for(lambda sim: sim.sessions == 0)
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_home_assistant_stop_closes_session(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """A terminal accepts few sessions: one left open would block it until it times out."""
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+
     assert simulator.wait_for(lambda sim: sim.sessions == 0)

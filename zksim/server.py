@@ -177,8 +177,9 @@ class Server:
     def _wake(self) -> None:
         if self._wake_writer is None:
             return  # not started yet: the posted work runs once the loop does
-        # BlockingIOError: the socketpair is full of wake-ups, the loop is awake anyway.
-        with contextlib.suppress(BlockingIOError):
+        # BlockingIOError: the socketpair is full of wake-ups, the loop is awake anyway;
+        # OSError: the loop has already ended and closed it.
+        with contextlib.suppress(OSError):
             self._wake_writer.send(b"\x00")
 
     def emit(self, event: int, payload: bytes, target: int | None) -> None:

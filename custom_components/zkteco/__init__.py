@@ -53,7 +53,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     async def _async_on_stop(_event: Event) -> None:
         await _async_shutdown(coordinator)
 
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -62,7 +62,9 @@ async def _async_identify(worker: TerminalWorker, entry: ZKTecoConfigEntry) -> T
     try:
         info = await worker.async_run(lambda terminal: terminal.read_info())
     except TerminalAuthError as err:
-        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth") from err
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
     except TerminalError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,

@@ -7,8 +7,6 @@ import re
 from typing import Any
 import zoneinfo
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
@@ -22,6 +20,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 from homeassistant.util import slugify
+import voluptuous as vol
 
 from .const import (
     CONF_COMM_KEY,
@@ -200,9 +199,7 @@ class ZKTecoOptionsFlow(OptionsFlowWithReload):
             {
                 vol.Required(
                     CONF_SCAN_INTERVAL,
-                    default=options.get(
-                        CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL.total_seconds()
-                    ),
+                    default=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL.total_seconds()),
                 ): NumberSelector(
                     NumberSelectorConfig(
                         min=MIN_SCAN_INTERVAL_SECONDS,
@@ -216,7 +213,9 @@ class ZKTecoOptionsFlow(OptionsFlowWithReload):
                     CONF_TIMEZONE,
                     default=options.get(CONF_TIMEZONE, self.hass.config.time_zone),
                 ): SelectSelector(
-                    SelectSelectorConfig(options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN)
+                    SelectSelectorConfig(
+                        options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN
+                    )
                 ),
             }
         )

@@ -1,0 +1,317 @@
+"""Adding, re-authenticating, reconfiguring and tuning a terminal from the UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.zkteco.const import (
+    CONF_COMM_KEY,
+    CONF_DEVICE_ID,
+    CONF_PROTOCOL,
+    CONF_TIMEZONE,
+    DOMAIN,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
+)
+from zksim import ZKSimulator
+
+from .conftest import closed_port, entry_data
+
+OTHER_SERIAL = "CQUJ203960999"
+COMM_KEY = 4321
+
+
+@pytest.fixture(autouse=True)
+async def unload_entries(hass: HomeAssistant) -> AsyncIterator[None]:
+    """Entries created or reloaded by a flow run a worker thread: stop it after the test."""
+    yield
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def other_simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
+    """A second terminal, with another serial number."""
+    with ZKSimulator(serial=OTHER_SERIAL) as sim:
+        yield sim
+
+
+@pytest.fixture
+def udp_simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
+    with ZKSimulator(udp=True) as sim:
+        yield sim
+
+
+@pytest.fixture
+def twin_simulator(simulator: ZKSimulator) -> Iterator[ZKSimulator]:
+    """The same terminal (same serial number) answering on another port."""
+    with ZKSimulator(serial=simulator.serial) as sim:
+        yield sim
+
+
+def add_entry(hass: HomeAssistant, sim: ZKSimulator, serial: str) -> MockConfigEntry:
+    """A terminal already added (not set up), reached at ``sim``, known by ``serial``."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=serial, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    return entry
+
+
+def connection_input(port: int, **changes: Any) -> dict[str, Any]:
+    """What a person types in the reconfigure step (selectors hand numbers over as floats)."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: float(port),
+        CONF_COMM_KEY: 0.0,
+        CONF_PROTOCOL: PROTOCOL_TCP,
+        **changes,
+    }
+
+
+def user_input(port: int, **changes: Any) -> dict[str, Any]:
+    """What a person types in the user step, with a stray space around the host."""
+    return connection_input(port, **{CONF_NAME: "Principal", CONF_HOST: " 127.0.0.1 ", **changes})
+
+
+async def start_user_flow(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+    return result["flow_id"]
+
+
+async def submit(hass: HomeAssistant, flow_id: str, port: int, **changes: Any) -> ConfigFlowResult:
+    """Fill in the user step (again, after an error)."""
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input(port, **changes))
+    await hass.async_block_till_done()
+    return result
+
+
+async def add_terminal(hass: HomeAssistant, port: int, **changes: Any) -> ConfigFlowResult:
+    """Fill in the user step once."""
+    return await submit(hass, await start_user_flow(hass), port, **changes)
+
+
+async def test_user_step_creates_entry(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """The terminal is read once; its serial number becomes the unique id."""
+    result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: "puerta"})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Principal"
+    assert result["data"] == {
+        CONF_DEVICE_ID: "puerta",
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: simulator.port,
+        CONF_COMM_KEY: 0,
+        CONF_PROTOCOL: PROTOCOL_TCP,
+    }
+    entry = result["result"]
+    assert entry.unique_id == simulator.serial
+    assert entry.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    ("name", "device_id"),
+    [("Puerta Principal", "puerta_principal"), ("Almacén Norte", "almacen_norte")],
+)
+async def test_device_id_defaults_to_slug_of_name(
+    hass: HomeAssistant, simulator: ZKSimulator, name: str, device_id: str
+) -> None:
+    result = await add_terminal(hass, simulator.port, **{CONF_NAME: name})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_DEVICE_ID] == device_id
+
+
+async def test_udp(hass: HomeAssistant, udp_simulator: ZKSimulator) -> None:
+    """Older firmware speaks UDP only."""
+    result = await add_terminal(hass, udp_simulator.port, **{CONF_PROTOCOL: PROTOCOL_UDP})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PROTOCOL] == PROTOCOL_UDP
+    assert result["result"].unique_id == udp_simulator.serial
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    "device_id", ["Principal", "con espacio", "-guion", "a" * 33, "puerta/1", "ñandu"]
+)
+async def test_invalid_device_id(
+    hass: HomeAssistant, simulator: ZKSimulator, device_id: str
+) -> None:
+    """A device id goes into URLs; the terminal is not even contacted for a bad one."""
+    simulator.reset_stats()
+    result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: device_id})
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "invalid_device_id"}
+    assert simulator.commands == []
+
+
+async def test_duplicate_device_id(
+    hass: HomeAssistant, simulator: ZKSimulator, other_simulator: ZKSimulator
+) -> None:
+    """Two terminals cannot share a device id, even when they are different terminals."""
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=OTHER_SERIAL, data=entry_data(other_simulator)
+    ).add_to_hass(hass)
+    result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: "principal"})
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "duplicate_device_id"}
+
+
+async def test_already_configured(
+    hass: HomeAssistant, simulator: ZKSimulator, twin_simulator: ZKSimulator
+) -> None:
+    """The same terminal (same serial) at another address is still the same terminal."""
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=simulator.serial, data=entry_data(simulator)
+    ).add_to_hass(hass)
+    result = await add_terminal(hass, twin_simulator.port, **{CONF_DEVICE_ID: "otra"})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_cannot_connect_then_recovers(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """Nothing listening, then a terminal that does not answer, then one that does."""
+    flow_id = await start_user_flow(hass)
+    result = await submit(hass, flow_id, closed_port())
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    simulator.unresponsive = True
+    result = await submit(hass, flow_id, simulator.port)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    simulator.unresponsive = False
+    result = await submit(hass, flow_id, simulator.port)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_invalid_auth_then_recovers(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    simulator.comm_key = COMM_KEY
+    flow_id = await start_user_flow(hass)
+    result = await submit(hass, flow_id, simulator.port, **{CONF_COMM_KEY: 1234.0})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await submit(hass, flow_id, simulator.port, **{CONF_COMM_KEY: float(COMM_KEY)})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_COMM_KEY] == COMM_KEY
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The comm key changed on the terminal: a wrong one is refused, the new one kept."""
+    simulator.comm_key = COMM_KEY
+    result = await init_integration.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"] == {CONF_NAME: "Principal"}
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_COMM_KEY: 1.0})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_COMM_KEY: float(COMM_KEY)}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.data[CONF_COMM_KEY] == COMM_KEY
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_reauth_wrong_terminal(
+    hass: HomeAssistant, simulator: ZKSimulator, other_simulator: ZKSimulator
+) -> None:
+    """The entry's address now answers with another terminal."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=simulator.serial, data=entry_data(other_simulator)
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_COMM_KEY: 0.0})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_terminal"
+    assert entry.data == entry_data(other_simulator)
+
+
+async def test_reconfigure_new_address(
+    hass: HomeAssistant, init_integration: MockConfigEntry, twin_simulator: ZKSimulator
+) -> None:
+    """The terminal moved; after an unreachable address, the right one is saved and used."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(closed_port())
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(twin_simulator.port)
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.data[CONF_PORT] == twin_simulator.port
+    assert init_integration.data[CONF_DEVICE_ID] == "principal"
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert twin_simulator.wait_for(lambda sim: sim.sessions == 1)
+
+
+async def test_reconfigure_wrong_terminal(
+    hass: HomeAssistant, init_integration: MockConfigEntry, other_simulator: ZKSimulator
+) -> None:
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(other_simulator.port)
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_terminal"
+    assert init_integration.data[CONF_PORT] != other_simulator.port
+
+
+async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Home Assistant's timezone is offered first; the saved options reach the coordinator."""
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    defaults = {key.schema: key.default() for key in result["data_schema"].schema}
+    assert defaults == {CONF_SCAN_INTERVAL: 30, CONF_TIMEZONE: hass.config.time_zone}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SCAN_INTERVAL: 60.0, CONF_TIMEZONE: "America/Bogota"}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options == {CONF_SCAN_INTERVAL: 60, CONF_TIMEZONE: "America/Bogota"}
+    coordinator = init_integration.runtime_data
+    assert coordinator.update_interval == timedelta(seconds=60)
+    assert coordinator.timezone == ZoneInfo("America/Bogota")
+    assert coordinator.data.clock.tzinfo == ZoneInfo("America/Bogota")

@@ -1,0 +1,69 @@
+"""Diagnostics: useful to support, with no secret, name, address or fingerprint in them."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
+
+from custom_components.zkteco.const import DOMAIN
+from zksim import ZKSimulator
+
+from .conftest import entry_data
+
+COMM_KEY = 271828
+
+
+@pytest.fixture
+def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
+    """A terminal with a comm key, so that there is a key to hide."""
+    simulator.comm_key = COMM_KEY
+    return MockConfigEntry(
+        domain=DOMAIN, title="Principal", unique_id=simulator.serial, data=entry_data(simulator)
+    )
+
+
+@pytest.mark.freeze_time("2026-11-03 12:00:00+00:00")
+async def test_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+
+    assert diagnostics == snapshot(exclude=props("entry_id", "created_at", "modified_at", "port"))
+
+
+async def test_no_personal_data(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    simulator: ZKSimulator,
+) -> None:
+    """Whatever the layout, no user name, address, key, serial or template bytes get out."""
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    text = json.dumps(diagnostics)
+
+    template = simulator.template_of(2, 0)
+    assert template is not None
+    secrets = [
+        *(user.name for user in simulator.users),
+        "Principal",
+        str(COMM_KEY),
+        "127.0.0.1",
+        simulator.serial,
+        simulator.mac,
+        template.template.hex(),
+        base64.b64encode(template.template).decode(),
+    ]
+    assert [secret for secret in secrets if secret in text] == []
