@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from http import HTTPStatus
+import json
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -69,7 +70,6 @@ WAITING_STATES: Final = (
 # Result codes of EF_ENROLLFINGER, as the firmware reports them.
 _RESULTS: Final = {0: EnrollmentState.SUCCESS, 5: EnrollmentState.DUPLICATE}
 _RESULT_TIMEOUT_OR_CANCEL: Final = 6
-_RESULT_FAILED: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,8 @@ def finger_name(finger_index: int) -> str:
 def validate_finger_index(value: object) -> int:
     """An integer from 0 to 9; booleans and strings are refused."""
     if type(value) is not int or value not in FINGER_INDEXES:
-        raise InvalidEnrollmentInput(value=value)
+        # Shown as JSON (true, "1"), the way REST clients and YAML wrote it.
+        raise InvalidEnrollmentInput(value=json.dumps(value, default=str))
     return value
 
 
@@ -153,7 +154,7 @@ class _Enrollment:
     user: TerminalUser
     finger_index: int
     presses: int = 0
-    bad_press: bool = False
+    last_press_bad: bool = False
 
 
 class EnrollmentManager:
@@ -187,7 +188,9 @@ class EnrollmentManager:
         except BaseException:
             self._current = None
             raise
-        self._set_status(EnrollmentState.WAITING_PRESS_1)
+        if self._current is not enrollment:  # unloaded, or the link broke, while it agreed
+            raise TerminalUnavailable(error="the enrollment ended as it started")
+        self._set_status(EnrollmentState.WAITING_PRESS_1, enrollment)
         self._arm_watchdog()
         return self.describe(user.user_id, finger)
 
@@ -235,18 +238,20 @@ class EnrollmentManager:
             await self._async_restore()
             raise TerminalUnavailable(error=err) from err
         if not started:
-            raise FingerAlreadyEnrolled(user_id=user.user_id, finger_name=finger_name(finger))
+            raise FingerAlreadyEnrolled(
+                user_id=user.user_id, finger_index=finger, finger_name=finger_name(finger)
+            )
 
     async def async_cancel(self) -> None:
         """Stop the enrollment that is running (the cancel action)."""
-        if self._current is None:
+        if (enrollment := self._claim()) is None:
             raise NoEnrollmentRunning()
-        await self._async_finish(EnrollmentState.CANCELLED)
+        await self._async_finish(enrollment, EnrollmentState.CANCELLED)
 
     async def async_shutdown(self) -> None:
         """Unloading or stopping: never leave the terminal waiting for a finger."""
-        if self._current is not None:
-            await self._async_finish(EnrollmentState.CANCELLED)
+        if (enrollment := self._claim()) is not None:
+            await self._async_finish(enrollment, EnrollmentState.CANCELLED)
 
     @callback
     def on_event(self, event: WorkerEvent) -> None:
@@ -256,15 +261,24 @@ class EnrollmentManager:
         if isinstance(event, FingerScored):
             self._on_press(enrollment, good=event.score >= GOOD_SCORE)
         elif isinstance(event, EnrollmentResult):
-            self._hass.async_create_task(self._async_finish(self._outcome(enrollment, event)))
+            self._end(self._outcome(enrollment, event))
         elif isinstance(event, ConnectionLost):
-            self._hass.async_create_task(self._async_finish(EnrollmentState.FAILED))
+            self._end(EnrollmentState.FAILED)
+
+    def _claim(self) -> _Enrollment | None:
+        """Take the running enrollment; from now on nothing else can end it."""
+        enrollment, self._current = self._current, None
+        self._disarm_watchdog()
+        return enrollment
+
+    def _end(self, outcome: EnrollmentState) -> None:
+        """End it now, so that later events are ignored; the terminal is restored after."""
+        if (enrollment := self._claim()) is not None:
+            self._hass.async_create_task(self._async_finish(enrollment, outcome))
 
     def _on_press(self, enrollment: _Enrollment, *, good: bool) -> None:
-        if good:
-            enrollment.presses += 1
-        else:
-            enrollment.bad_press = True
+        enrollment.presses += good
+        enrollment.last_press_bad = not good
         self._fire(
             EVENT_ENROLLMENT_PRESS,
             enrollment,
@@ -272,32 +286,30 @@ class EnrollmentManager:
             quality="good" if good else "bad",
         )
         if enrollment.presses < PRESSES:
-            self._set_status(WAITING_STATES[enrollment.presses])
+            self._set_status(WAITING_STATES[enrollment.presses], enrollment)
         self._arm_watchdog()
 
     @staticmethod
     def _outcome(enrollment: _Enrollment, event: EnrollmentResult) -> EnrollmentState:
         if event.result in _RESULTS:
             return _RESULTS[event.result]
+        # A bad press does not count: the terminal asks for it again. When it then gives up
+        # (the person walked away, or the samples did not merge), the bad press is the reason
+        # worth telling, so they know to clean the finger or press flatter.
+        if enrollment.last_press_bad:
+            return EnrollmentState.BAD_QUALITY
+        # The terminal reports a timeout and a cancel on its keypad with the same code.
         if event.result == _RESULT_TIMEOUT_OR_CANCEL:
             return EnrollmentState.TIMEOUT
-        if event.result == _RESULT_FAILED and enrollment.bad_press:
-            return EnrollmentState.BAD_QUALITY
         return EnrollmentState.FAILED
 
-    async def _async_finish(self, outcome: EnrollmentState) -> None:
-        if (enrollment := self._current) is None:
-            return
-        self._current = None
-        self._disarm_watchdog()
+    async def _async_finish(self, enrollment: _Enrollment, outcome: EnrollmentState) -> None:
         await self._async_restore()
         if outcome is EnrollmentState.SUCCESS:
             self._count_new_finger()
         self._set_status(outcome, enrollment)
         self._fire(EVENT_ENROLLMENT_FINISHED, enrollment, result=str(outcome))
         LOGGER.debug("%s: enrollment ended: %s", self._coordinator.name, outcome)
-        if outcome is EnrollmentState.SUCCESS:
-            await self._coordinator.async_request_refresh()
 
     async def _async_restore(self) -> None:
         """Out of enrollment mode and enabled; if the terminal is gone, as soon as it is back."""
@@ -318,13 +330,9 @@ class EnrollmentManager:
             counters = replace(data.counters, fingers=data.counters.fingers + 1)
             self._coordinator.async_publish(counters=counters)
 
-    def _set_status(self, state: EnrollmentState, enrollment: _Enrollment | None = None) -> None:
-        current = enrollment or self._current
+    def _set_status(self, state: EnrollmentState, enrollment: _Enrollment) -> None:
         self.status = EnrollmentStatus(
-            state,
-            current.user.user_id if current else None,
-            current.finger_index if current else None,
-            current.presses if current else 0,
+            state, enrollment.user.user_id, enrollment.finger_index, enrollment.presses
         )
         self._coordinator.async_publish(enrollment=self.status)
 
@@ -347,4 +355,4 @@ class EnrollmentManager:
     def _on_watchdog(self, _now: object) -> None:
         self._watchdog = None
         LOGGER.warning("%s never reported the end of an enrollment", self._coordinator.name)
-        self._hass.async_create_task(self._async_finish(EnrollmentState.TIMEOUT))
+        self._end(EnrollmentState.TIMEOUT)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import voluptuous as vol
-
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.service import async_register_admin_service
+import voluptuous as vol
 
-from .const import DOMAIN, FINGER_INDEXES
+from .const import DOMAIN
 from .coordinator import ZKTecoCoordinator, async_find_coordinator
 from .enrollment import DeviceNotFound
 
@@ -23,12 +28,18 @@ CANCEL_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 ENROLL_SCHEMA = CANCEL_SCHEMA.extend(
     {
         vol.Required(ATTR_USER_ID): vol.All(cv.string, vol.Length(min=1)),
-        # The UI's select sends the index as text.
-        vol.Required(ATTR_FINGER_INDEX): vol.All(
-            vol.Coerce(int), vol.Range(min=FINGER_INDEXES.start, max=FINGER_INDEXES.stop - 1)
-        ),
+        # Checked by the enrollment itself, so that the action and the REST view refuse the
+        # same values with the same translated error.
+        vol.Required(ATTR_FINGER_INDEX): object,
     }
 )
+
+
+def _finger_index(value: object) -> object:
+    """The UI's select sends the index as text ("1"); anything else is checked as it is."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
 
 
 def _coordinator(call: ServiceCall) -> ZKTecoCoordinator:
@@ -41,7 +52,7 @@ def _coordinator(call: ServiceCall) -> ZKTecoCoordinator:
 async def _async_enroll_finger(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call)
     return await coordinator.enrollment.async_start(
-        call.data[ATTR_USER_ID], call.data[ATTR_FINGER_INDEX]
+        call.data[ATTR_USER_ID], _finger_index(call.data[ATTR_FINGER_INDEX])
     )
 
 
