@@ -9,8 +9,8 @@ supported, the log was cleared). What was delivered is remembered on disk.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,7 +18,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN, EVENT_ATTENDANCE
-from .terminal import Counters, Punch, TerminalUser, ZKTerminal
+from .terminal import AttendanceLog, Counters, Punch, TerminalUser, ZKTerminal
+from .worker import SessionOpened
 
 if TYPE_CHECKING:
     from .coordinator import ZKTecoCoordinator
@@ -80,11 +81,22 @@ class PunchRecord:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """How far the log was reconciled, and what realtime events delivered after that."""
+    """How far the log was reconciled, and what realtime events delivered after that.
+
+    ``anchor`` is the newest of the ``total`` records known to be in the log (None when it was
+    empty); ``unconfirmed`` are the punches realtime events delivered since, oldest first.
+    """
 
     total: int
     anchor: PunchKey | None
     unconfirmed: tuple[PunchKey, ...] = ()
+
+    def confirm(self, records: int) -> Cursor:
+        """The counter grew by punches realtime events delivered: they are in the log now."""
+        count = records - self.total
+        if count <= 0:
+            return self
+        return Cursor(records, self.unconfirmed[count - 1], self.unconfirmed[count:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,37 +110,57 @@ class Collected:
 
 
 def needs_download(records: int, cursor: Cursor | None) -> bool:
-    """Whether the counter moved in a way the realtime events do not explain."""
-    if cursor is None or records < cursor.total:
-        return True
-    return records - cursor.total > len(cursor.unconfirmed)
+    """Whether the counter moved otherwise than by the punches realtime events delivered.
+
+    More records: some punches came without an event. Fewer: the log was cleared or wrapped.
+    """
+    return cursor is None or records != cursor.total + len(cursor.unconfirmed)
 
 
 def collect(
-    terminal: ZKTerminal, counters: Counters, cursor: Cursor | None, users: list[TerminalUser]
+    terminal: ZKTerminal,
+    counters: Counters,
+    cursor: Cursor | None,
+    users: list[TerminalUser],
+    *,
+    in_sync: bool,
 ) -> Collected | None:
-    """On the worker thread: download and decode the log only when it is needed."""
-    if not needs_download(counters.records, cursor):
+    """On the worker thread: download and decode the log only when it is needed.
+
+    Out of sync (a new session), the counter alone cannot tell a log cleared and refilled
+    to the same count: the log is read once.
+    """
+    if in_sync and not needs_download(counters.records, cursor):
         return None
     log = terminal.read_attendance(users)
     if log.total == 0:
         return Collected(0, None, [], None)
     newest = log.punch(log.total - 1)
-    anchor = punch_key(newest)
+    return Collected(log.total, punch_key(newest), _new_punches(log, cursor), newest)
+
+
+def _new_punches(log: AttendanceLog, cursor: Cursor | None) -> list[Punch]:
+    """What the log holds after the cursor's anchor (decoding only that, in the usual case)."""
     if cursor is None:  # first setup: the history is not news
-        return Collected(log.total, anchor, [], newest)
-    if cursor.total == 0:
-        new = log.punches()
-    elif log.total >= cursor.total and punch_key(log.punch(cursor.total - 1)) == cursor.anchor:
-        new = log.punches(cursor.total)
-    else:  # cleared, wrapped or rewritten: what is newer than the last punch we knew is new
-        after = datetime.fromisoformat(cursor.anchor[1]) if cursor.anchor else datetime.min
-        new = [punch for punch in log.punches() if punch.timestamp > after]
-    return Collected(log.total, anchor, new, newest)
+        return []
+    if cursor.anchor is None:  # the log was empty
+        return log.punches()
+    if cursor.total <= log.total and punch_key(log.punch(cursor.total - 1)) == cursor.anchor:
+        return log.punches(cursor.total)
+    punches = log.punches()  # wrapped (the oldest records went) or cleared: find the anchor
+    for index in range(len(punches) - 1, -1, -1):
+        if punch_key(punches[index]) == cursor.anchor:
+            return punches[index + 1 :]
+    return punches  # cleared since the anchor: everything in it is new
 
 
 class AttendanceTracker:
-    """Delivers punches from realtime events and from the log, each once."""
+    """Delivers punches from realtime events and from the log, each once and in order.
+
+    After a restart or a lost session, the log may hold punches the events missed. Until a poll
+    has delivered those, realtime punches are held back (and a poll is asked for) so that they
+    follow the punches made before them.
+    """
 
     def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
         self._hass = hass
@@ -139,6 +171,9 @@ class AttendanceTracker:
         self._cursor: Cursor | None = None
         self._delivered: deque[PunchKey] = deque(maxlen=64)
         self._listeners: list[Callable[[PunchRecord], None]] = []
+        self._users: Mapping[str, TerminalUser] = {}
+        self._in_sync = False
+        self._held: list[Punch] = []
 
     async def async_load(self) -> None:
         stored = await self._store.async_load()
@@ -146,7 +181,7 @@ class AttendanceTracker:
             self._cursor = Cursor(
                 total=stored["total"],
                 anchor=_key(stored["anchor"]),
-                unconfirmed=tuple(_key(key) or () for key in stored["unconfirmed"]),
+                unconfirmed=tuple(_key(key) for key in stored["unconfirmed"]),  # type: ignore[misc]
             )
 
     async def async_save(self) -> None:
@@ -157,6 +192,11 @@ class AttendanceTracker:
     def snapshot(self) -> Cursor | None:
         return self._cursor
 
+    @property
+    def in_sync(self) -> bool:
+        """Whether every punch logged since the last poll came with a realtime event."""
+        return self._in_sync
+
     @callback
     def async_add_listener(self, listener: Callable[[PunchRecord], None]) -> Callable[[], None]:
         """Call ``listener`` with each delivered punch."""
@@ -164,41 +204,75 @@ class AttendanceTracker:
         return lambda: self._listeners.remove(listener)
 
     @callback
-    def apply(self, records: int, collected: Collected | None) -> PunchRecord | None:
+    def apply(
+        self, records: int, collected: Collected | None, users: Mapping[str, TerminalUser]
+    ) -> PunchRecord | None:
         """Take a poll's result: deliver what the log holds that was not delivered yet."""
+        self._users = users
         cursor = self._cursor
+        last = None
         if collected is None:
-            if cursor is not None and records > cursor.total:
-                confirmed = records - cursor.total
-                self._set_cursor(records, cursor.anchor, cursor.unconfirmed[confirmed:])
-            return None
-        if cursor is None:
-            early = tuple(key for key in self._delivered if key != collected.anchor)
-            self._set_cursor(collected.total, collected.anchor, early)
-            return self._record(collected.newest, caught_up=True) if collected.newest else None
+            if cursor is not None:
+                self._set_cursor(cursor.confirm(records))
+        elif cursor is None:
+            self._set_cursor(Cursor(collected.total, collected.anchor))
+            if collected.newest is not None:  # shown, not delivered: it is history
+                last = self._record(collected.newest, caught_up=True)
+        else:
+            last = self._deliver_new(cursor, collected)
+        self._in_sync = True
+        held, self._held = self._held, []
+        for punch in held:
+            last = self._deliver_once(punch, caught_up=False) or last
+        return last
+
+    def _deliver_new(self, cursor: Cursor, collected: Collected) -> PunchRecord | None:
+        """In the log's order: what events missed is caught up, held events are live."""
+        held = {punch_key(punch) for punch in self._held}
         last = None
         for punch in collected.new:
-            if punch_key(punch) not in self._delivered and punch_key(punch) not in cursor.unconfirmed:
-                last = self._deliver(punch, caught_up=True)
+            key = punch_key(punch)
+            if key in held or key not in cursor.unconfirmed:
+                last = self._deliver_once(punch, caught_up=key not in held) or last
         in_log = {punch_key(punch) for punch in collected.new}
         self._set_cursor(
-            collected.total,
-            collected.anchor,
-            tuple(key for key in cursor.unconfirmed if key not in in_log and key != collected.anchor),
+            Cursor(
+                collected.total,
+                collected.anchor,
+                tuple(key for key in cursor.unconfirmed if key not in in_log),
+            )
         )
         return last
 
     @callback
     def on_event(self, event: object) -> None:
         """Deliver a punch the terminal announced as it happened."""
-        if not isinstance(event, Punch) or punch_key(event) in self._delivered:
+        if isinstance(event, SessionOpened):
+            self._session_opened()
+        if not isinstance(event, Punch) or (key := punch_key(event)) in self._delivered:
             return
-        record = self._deliver(event, caught_up=False)
-        if (cursor := self._cursor) is not None:  # before the first sync, apply() counts it
-            self._set_cursor(cursor.total, cursor.anchor, (*cursor.unconfirmed, punch_key(event)))
-        self._coordinator.async_publish(last_punch=record)
+        if (cursor := self._cursor) is not None and key not in cursor.unconfirmed:
+            self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
+        if not self._in_sync:
+            self._hold(event)
+        elif record := self._deliver_once(event, caught_up=False):
+            self._coordinator.async_publish(last_punch=record)
 
-    def _deliver(self, punch: Punch, *, caught_up: bool) -> PunchRecord:
+    def _session_opened(self) -> None:
+        """Events may have been missed since the last session: read the log before going on."""
+        self._in_sync = False
+        if self._coordinator.data is not None:  # else the first refresh is running already
+            self._coordinator.config_entry.async_create_task(
+                self._hass, self._coordinator.async_request_refresh()
+            )
+
+    def _hold(self, punch: Punch) -> None:
+        if punch_key(punch) not in map(punch_key, self._held):
+            self._held.append(punch)
+
+    def _deliver_once(self, punch: Punch, *, caught_up: bool) -> PunchRecord | None:
+        if punch_key(punch) in self._delivered:
+            return None
         record = self._record(punch, caught_up=caught_up)
         self._delivered.append(punch_key(punch))
         coordinator = self._coordinator
@@ -216,7 +290,7 @@ class AttendanceTracker:
 
     def _record(self, punch: Punch, *, caught_up: bool) -> PunchRecord:
         data = self._coordinator.data
-        user = data.users.get(punch.user_id) if data is not None else None
+        user = (data.users if data is not None else self._users).get(punch.user_id)
         return PunchRecord(
             user_id=punch.user_id,
             name=user.name if user else None,
@@ -228,10 +302,8 @@ class AttendanceTracker:
             caught_up=caught_up,
         )
 
-    def _set_cursor(
-        self, total: int, anchor: PunchKey | None, unconfirmed: tuple[PunchKey, ...]
-    ) -> None:
-        self._cursor = Cursor(total, anchor, unconfirmed)
+    def _set_cursor(self, cursor: Cursor) -> None:
+        self._cursor = cursor
         self._store.async_delay_save(self._stored, SAVE_DELAY)
 
     def _stored(self) -> dict[str, Any]:

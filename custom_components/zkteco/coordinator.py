@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
@@ -14,6 +13,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .attendance import AttendanceTracker, Collected, PunchRecord, collect
 from .const import (
@@ -21,6 +21,7 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_PROTOCOL,
     CONF_TIMEZONE,
+    CONNECT_TIMEOUT,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
@@ -69,6 +70,7 @@ def terminal_config(data: dict[str, object]) -> TerminalConfig:
         port=int(str(data[CONF_PORT])),
         comm_key=int(str(data.get(CONF_COMM_KEY, 0))),
         udp=data.get(CONF_PROTOCOL) == PROTOCOL_UDP,
+        timeout=CONNECT_TIMEOUT,
     )
 
 
@@ -98,7 +100,10 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         self.worker = worker
         self.info = info
         self.device_id: str = entry.data[CONF_DEVICE_ID]
-        self.timezone = ZoneInfo(entry.options.get(CONF_TIMEZONE) or hass.config.time_zone)
+        self.timezone = (
+            dt_util.get_time_zone(entry.options.get(CONF_TIMEZONE) or hass.config.time_zone)
+            or dt_util.get_default_time_zone()
+        )
         self.attendance = AttendanceTracker(hass, self)
         self._event_listeners: list[Callable[[WorkerEvent], None]] = []
 
@@ -140,6 +145,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             return self.data  # polls would interrupt the terminal while it waits for a finger
         users_known = self.data.users if self.data is not None else None
         cursor = self.attendance.snapshot()
+        in_sync = self.attendance.in_sync
         known_users_count = len(users_known) if users_known is not None else None
 
         def poll(terminal: ZKTerminal) -> _Poll:
@@ -147,7 +153,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             clock = terminal.read_clock()
             users = terminal.read_users() if counters.users != known_users_count else None
             all_users = users if users is not None else list((users_known or {}).values())
-            collected = collect(terminal, counters, cursor, all_users)
+            collected = collect(terminal, counters, cursor, all_users, in_sync=in_sync)
             return _Poll(counters, clock, users, collected)
 
         try:
@@ -167,7 +173,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             if result.users is not None
             else users_known or {}
         )
-        last_punch = self.attendance.apply(result.counters.records, result.attendance)
+        last_punch = self.attendance.apply(result.counters.records, result.attendance, users)
         previous = self.data
         return ZKTecoData(
             counters=result.counters,

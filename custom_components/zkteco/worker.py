@@ -12,6 +12,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 import concurrent.futures
+from contextlib import suppress
 from dataclasses import dataclass
 import select
 import socket
@@ -41,7 +42,12 @@ class ConnectionLost:
     """The session broke while nothing was asked of the terminal."""
 
 
-type WorkerEvent = TerminalEvent | ConnectionLost
+@dataclass(frozen=True, slots=True)
+class SessionOpened:
+    """A new session began: the terminal may have logged punches that no event announced."""
+
+
+type WorkerEvent = TerminalEvent | ConnectionLost | SessionOpened
 type EventListener = Callable[[WorkerEvent], None]
 type _Job = tuple[Callable[[ZKTerminal], Any], concurrent.futures.Future[Any]]
 
@@ -105,10 +111,8 @@ class TerminalWorker:
         self._restore_needed = needed
 
     def _wake(self) -> None:
-        try:
+        with suppress(OSError):  # the thread is gone already
             self._wake_writer.send(b"\x00")
-        except OSError:  # the thread is gone already
-            pass
 
     def _run(self) -> None:
         while not self._stopping:
@@ -123,9 +127,16 @@ class TerminalWorker:
         waiting_on: list[Any] = [self._wake_reader]
         if self._terminal.connected and self.realtime:
             waiting_on.append(self._terminal)
-        readable, _, _ = select.select(waiting_on, [], [], 1.0)
+        readable, _, _ = select.select(waiting_on, [], [], self._idle_timeout())
         if self._wake_reader in readable:
             self._wake_reader.recv(4096)
+
+    def _idle_timeout(self) -> float:
+        """Wake up when the next reconnection is due, so realtime events resume on time."""
+        if self._terminal.connected or not self.realtime:
+            return 1.0
+        due = self._last_attempt + RECONNECT_INTERVAL - time.monotonic()
+        return min(max(due, 0.0), 1.0)
 
     def _run_jobs(self) -> None:
         while self._jobs:
@@ -134,9 +145,10 @@ class TerminalWorker:
                 continue
             try:
                 result = self._with_session(job)
-            except BaseException as err:  # noqa: BLE001 - handed to the caller as it is
+            except BaseException as err:  # handed to the caller as it is
                 future.set_exception(err)
             else:
+                self._read_events()  # what the terminal announced meanwhile comes first
                 future.set_result(result)
 
     def _with_session(self, job: Callable[[ZKTerminal], Any]) -> Any:
@@ -156,6 +168,7 @@ class TerminalWorker:
             self._terminal.end_enrollment()
             self._restore_needed = False
         self._register_for_events()
+        self._hand_over([SessionOpened()])
 
     def _register_for_events(self) -> None:
         try:
@@ -178,8 +191,8 @@ class TerminalWorker:
         except TerminalConnectionError:
             self._terminal.close()
             events = [ConnectionLost()]
-        if events and not self._stopping:
-            self._hass.loop.call_soon_threadsafe(self._dispatch, events)
+        if events:
+            self._hand_over(events)
 
     def _reconnect_when_due(self) -> None:
         if (
@@ -193,6 +206,10 @@ class TerminalWorker:
             self._ensure_session()
         except TerminalError:
             self._terminal.close()
+
+    def _hand_over(self, events: list[WorkerEvent]) -> None:
+        if not self._stopping:
+            self._hass.loop.call_soon_threadsafe(self._dispatch, events)
 
     @callback
     def _dispatch(self, events: list[WorkerEvent]) -> None:

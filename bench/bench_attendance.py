@@ -1,0 +1,307 @@
+"""Punches in Home Assistant: latency, the cost of an idle poll, first sync, memory, loop blocks.
+
+Run: .venv/bin/python bench/bench_attendance.py
+
+The integration runs for real in an in-process Home Assistant (the test harness's instance)
+against the simulated K40 over loopback; the raw pyzk figures are measured in the same run.
+Prints a table, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import gc
+import logging
+import os
+from pathlib import Path
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from unittest.mock import MagicMock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Ours, before Home Assistant looks for custom integrations (the test harness ships its own).
+from homeassistant import loader
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import Event, HomeAssistant
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+    mock_storage,
+)
+from zk import ZK
+
+import custom_components.zkteco  # noqa: F401
+from custom_components.zkteco.const import (
+    CONF_COMM_KEY,
+    CONF_DEVICE_ID,
+    CONF_PROTOCOL,
+    DOMAIN,
+    EVENT_ATTENDANCE,
+    PROTOCOL_TCP,
+)
+from custom_components.zkteco.coordinator import ZKTecoCoordinator
+from zksim import ZKSimulator
+
+PUNCHES = 250
+LOG_SIZES = (1_000, 10_000, 100_000)
+IDLE_POLLS = 20
+LAG_SAMPLE = 0.01
+FIRST_PUNCH = datetime(2027, 1, 4, 8, 0, 0)
+
+
+@dataclass
+class LoopLagProbe:
+    """Wakes every 10 ms; how late it wakes is how long something blocked the event loop.
+
+    Counted only while the integration works: the simulator's bulk loading and raw pyzk run in
+    threads of this process too, and their garbage collections would stop the loop as well.
+    """
+
+    worst: float = 0.0
+    late: list[float] = field(default_factory=list)
+    watching: bool = False
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + LAG_SAMPLE
+            await asyncio.sleep(LAG_SAMPLE)
+            lag = loop.time() - expected
+            if self.watching:
+                self.worst = max(self.worst, lag)
+                if lag > 0.05:
+                    self.late.append(lag)
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        self.watching = True
+        try:
+            yield
+        finally:
+            self.watching = False
+
+
+@dataclass
+class Row:
+    measure: str
+    value: str
+    goal: str = ""
+
+
+def simulator(records: int) -> ZKSimulator:
+    sim = ZKSimulator(host="127.0.0.1", port=0)
+    sim.add_user("123", "Ana Garcia")
+    sim.add_user("7", "Luis Perez")
+    sim.add_records(records, start=FIRST_PUNCH - timedelta(minutes=5 * records))
+    sim.packed_records()  # packed once here, so no figure includes the simulator's packing
+    return sim.start()
+
+
+@asynccontextmanager
+async def loaded_entry(hass: HomeAssistant, sim: ZKSimulator) -> AsyncIterator[MockConfigEntry]:
+    """A config entry for the simulator, set up (its first sync included) and unloaded after."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"K40 {sim.port}",
+        unique_id=sim.serial,
+        data={
+            CONF_DEVICE_ID: f"k40_{sim.port}",
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: sim.port,
+            CONF_COMM_KEY: 0,
+            CONF_PROTOCOL: PROTOCOL_TCP,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    try:
+        yield entry
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_remove(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def timed[T](action: Callable[[], Awaitable[T]]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = await action()
+    return time.perf_counter() - started, result
+
+
+def raw_pyzk_download(sim: ZKSimulator) -> tuple[float, int]:
+    """What peers do every poll: connect, get_attendance(), disconnect. Seconds and bytes."""
+    sim.reset_stats()
+    started = time.perf_counter()
+    conn = ZK("127.0.0.1", port=sim.port, timeout=30, ommit_ping=True).connect()
+    records = conn.get_attendance()
+    conn.disconnect()
+    elapsed = time.perf_counter() - started
+    assert len(records) == len(sim.records)
+    return elapsed, sim.bytes_in + sim.bytes_out
+
+
+async def punch_latency(hass: HomeAssistant, probe: LoopLagProbe) -> list[float]:
+    """Seconds from sim.punch() to the zkteco_attendance event on Home Assistant's bus."""
+    sim = await hass.async_add_executor_job(simulator, 20)
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+
+    def on_event(_event: Event) -> None:
+        arrived.put_nowait(time.perf_counter())
+
+    latencies = []
+    try:
+        with probe.watch():
+            async with loaded_entry(hass, sim):
+                unsubscribe = hass.bus.async_listen(EVENT_ATTENDANCE, on_event)
+                for index in range(PUNCHES):
+                    user = ("123", "7")[index % 2]
+                    started = time.perf_counter()
+                    sim.punch(user, timestamp=FIRST_PUNCH + timedelta(minutes=index))
+                    latencies.append(await asyncio.wait_for(arrived.get(), 5) - started)
+                unsubscribe()
+    finally:
+        await hass.async_add_executor_job(sim.stop)
+    return latencies
+
+
+async def idle_poll(coordinator: ZKTecoCoordinator) -> tuple[float, int]:
+    """Median seconds and bytes of a poll that finds nothing new."""
+    terminal = coordinator.worker.terminal
+    times, sizes = [], []
+    for _ in range(IDLE_POLLS):
+        before = sum(terminal.traffic())
+        elapsed, _ = await timed(coordinator.async_refresh)
+        times.append(elapsed)
+        sizes.append(sum(terminal.traffic()) - before)
+    return statistics.median(times), int(statistics.median(sizes))
+
+
+async def log_sizes(hass: HomeAssistant, probe: LoopLagProbe, rows: list[Row]) -> None:
+    for size in LOG_SIZES:
+        sim = await hass.async_add_executor_job(simulator, size)
+        try:
+            raw_time, raw_bytes = await hass.async_add_executor_job(raw_pyzk_download, sim)
+            with probe.watch():
+                first_sync, idle_time, idle_bytes = await _setup_and_measure(hass, sim)
+        finally:
+            await hass.async_add_executor_job(sim.stop)
+        label = f"{size:,} records"
+        rows += [
+            Row(f"{label}: raw pyzk get_attendance()", f"{raw_time * 1e3:.0f} ms, {raw_bytes:,} B"),
+            Row(
+                f"{label}: idle poll",
+                f"{idle_time * 1000:.1f} ms, {idle_bytes:,} B",
+                "constant in log size",
+            ),
+            Row(
+                f"{label}: raw / idle poll",
+                f"{raw_time / idle_time:,.0f}x time, {raw_bytes / idle_bytes:,.0f}x bytes",
+                ">= 100x at 100,000",
+            ),
+            Row(
+                f"{label}: first sync / raw pyzk",
+                f"{first_sync / raw_time:.3f} ({first_sync * 1000:.0f} ms)",
+                "<= 1.2 at 100,000",
+            ),
+        ]
+
+
+async def _setup_and_measure(hass: HomeAssistant, sim: ZKSimulator) -> tuple[float, float, int]:
+    """The first sync is the entry's setup; the idle polls run once it is done."""
+    started = time.perf_counter()
+    async with loaded_entry(hass, sim) as entry:
+        first_sync = time.perf_counter() - started
+        return first_sync, *await idle_poll(entry.runtime_data)
+
+
+async def memory_after_sync(hass: HomeAssistant) -> tuple[int, int]:
+    """Bytes still allocated once 100,000 records are synced (entry loaded), and the peak.
+
+    Everything allocated counts, the simulator's own data excepted.
+    """
+    sim = await hass.async_add_executor_job(simulator, LOG_SIZES[-1])
+    try:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        tracemalloc.reset_peak()
+        async with loaded_entry(hass, sim) as entry:
+            await entry.runtime_data.async_refresh()
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        await hass.async_add_executor_job(sim.stop)
+    ignore = [tracemalloc.Filter(False, "*/zksim/*"), tracemalloc.Filter(False, "*tracemalloc*")]
+    diff = after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "filename")
+    return sum(stat.size_diff for stat in diff), peak
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as config_dir, mock_storage():
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+            hass.http = MagicMock()  # the REST view is not measured here
+            hass.config.components.add("http")
+            probe = LoopLagProbe()
+            probe_task = asyncio.create_task(probe.run())
+            latencies = sorted(await punch_latency(hass, probe))
+            rows += [
+                Row(
+                    f"punch -> HA event, p50 ({PUNCHES} punches)",
+                    f"{statistics.median(latencies) * 1000:.1f} ms",
+                ),
+                Row(
+                    "punch -> HA event, p95",
+                    f"{latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms",
+                    "< 1 s",
+                ),
+            ]
+            await log_sizes(hass, probe, rows)
+            probe_task.cancel()  # tracemalloc's snapshots below block the loop themselves
+            kept, peak = await memory_after_sync(hass)
+            rows += [
+                Row("memory kept after syncing 100,000", f"{kept / 1e6:.2f} MB", "a few MB"),
+                Row("memory peak during that sync", f"{peak / 1e6:.1f} MB"),
+            ]
+            rows.append(
+                Row(
+                    "longest event loop block",
+                    f"{probe.worst * 1000:.1f} ms ({len(probe.late)} over 50 ms)",
+                    "none over 50 ms",
+                )
+            )
+            await hass.async_stop(force=True)
+    print(f"Machine: {machine()}")
+    width = max(len(row.measure) for row in rows)
+    value_width = max(len(row.value) for row in rows)
+    print(f"{'measure':<{width}}  {'value':<{value_width}}  goal")
+    for row in rows:
+        print(f"{row.measure:<{width}}  {row.value:<{value_width}}  {row.goal}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

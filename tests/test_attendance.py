@@ -1,0 +1,343 @@
+"""Each punch reaches Home Assistant once, in order, live or caught up from the log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+import logging
+
+from homeassistant.core import Event, HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.zkteco import worker
+from custom_components.zkteco.attendance import Cursor, needs_download
+from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, EVENT_ATTENDANCE
+from zksim import Record, ZKSimulator, commands as sim_commands, protocol as sim_protocol
+
+from .conftest import HISTORY_RECORDS, entry_data
+
+# After the simulator's history (20 records from 2026-11-02 08:00, one every 5 minutes).
+PUNCH_TIME = datetime(2026, 11, 3, 9, 0, 0)
+DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
+
+type Captured = list[Event]
+
+
+@pytest.fixture
+def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
+    """A terminal whose clock shows Madrid's time."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=simulator.serial,
+        data=entry_data(simulator),
+        options={CONF_TIMEZONE: "Europe/Madrid"},
+    )
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's serializer and tests/snapshots/ (syrupy shadows the plugin's fixture)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def events(hass: HomeAssistant) -> Captured:
+    return async_capture_events(hass, EVENT_ATTENDANCE)
+
+
+def punch(sim: ZKSimulator, minute: int, user_id: str = "123", kind: int = 0) -> None:
+    """A punch at a distinct time, so that no two punches of a test look the same."""
+    sim.punch(user_id, punch=kind, timestamp=PUNCH_TIME + timedelta(minutes=minute))
+
+
+def log_without_event(sim: ZKSimulator, minute: int, user_id: str = "7") -> None:
+    """A punch the terminal logged but never announced (its event was lost)."""
+    user = sim.user_by_id(user_id)
+    assert user is not None
+    sim.log_history([Record(user.uid, user_id, PUNCH_TIME + timedelta(minutes=minute))])
+
+
+def delivered(events: Captured) -> list[tuple[str, str, bool]]:
+    """(user, time of day, caught up) of each event, in the order they fired."""
+    return [
+        (event.data["user_id"], event.data["time"][11:16], event.data["caught_up"])
+        for event in events
+    ]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the worker thread hand its events to the event loop."""
+    async with asyncio.timeout(5):
+        # The condition changes in callbacks the worker thread schedules: nothing to await.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+
+
+async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_first_setup_delivers_no_history(hass: HomeAssistant, events: Captured) -> None:
+    """The log's history is shown as the last punch, not replayed as events."""
+    assert events == []
+    state = hass.states.get("sensor.principal_last_punch")
+    assert state is not None
+    assert state.state == "2026-11-02T08:35:00+00:00"  # 09:35 in Madrid, the 20th record
+
+
+async def test_punch_fires_one_event(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Everything an automation needs, with the time in the terminal's timezone."""
+    punch(simulator, 0, kind=1)
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)
+    assert [event.data for event in events] == snapshot
+    assert events[0].data["time"] == "2026-11-03T09:00:00+01:00"
+
+
+async def test_burst_in_one_read(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Several events sent back to back are delivered each once, in order."""
+    simulator.event_window = 8
+    for minute in range(6):
+        punch(simulator, minute, user_id=("123", "7")[minute % 2])
+    await until(lambda: len(events) == 6)
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert DOWNLOAD not in simulator.commands  # the counter agrees with the events
+    assert delivered(events) == [
+        (("123", "7")[minute % 2], f"09:0{minute}", False) for minute in range(6)
+    ]
+
+
+@pytest.mark.parametrize("record_size", [8, 16, 40])
+@pytest.mark.parametrize("event_size", [12, 32, 36, 52])
+async def test_event_and_log_agree_on_each_format(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    record_size: int,
+    event_size: int,
+) -> None:
+    """A punch seen live is recognised in the log, whatever layouts the terminal uses."""
+    simulator.record_size, simulator.event_size = record_size, event_size
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    log_without_event(simulator, 1)
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert DOWNLOAD in simulator.commands
+    assert delivered(events) == [("123", "09:00", False), ("7", "09:01", True)]
+    assert events[0].data["name"] == "Ana Garcia"
+
+
+async def test_restart_catches_up_in_order(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Punches made while Home Assistant was down come once each, marked caught up."""
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)  # delivered live, not yet confirmed by a poll
+    await unload(hass, init_integration)
+    punch(simulator, 1, user_id="7")
+    punch(simulator, 2)
+    await setup(hass, init_integration)
+    await poll(hass, init_integration)
+    assert delivered(events) == [
+        ("123", "09:00", False),
+        ("7", "09:01", True),
+        ("123", "09:02", True),
+    ]
+    assert events[1].data["name"] == "Luis Perez"
+    await unload(hass, init_integration)
+    await setup(hass, init_integration)
+    assert len(events) == 3
+
+
+async def test_offline_terminal_catches_up(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A reboot drops the session; the punches made meanwhile come with the next poll."""
+    simulator.reboot_duration = 0.2
+    simulator.reboot()
+    punch(simulator, 0)
+    punch(simulator, 1, user_id="7")
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    await poll(hass, init_integration)
+    assert delivered(events) == [("123", "09:00", True), ("7", "09:01", True)]
+
+
+async def test_live_punch_after_reconnect_follows_missed_ones(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Back online, a live punch waits for the ones made while the terminal was away."""
+    monkeypatch.setattr(worker, "RECONNECT_INTERVAL", 0.05)
+    simulator.reboot_duration = 0.1
+    simulator.reboot()
+    punch(simulator, 0)
+    simulator.reset_stats()
+    simulator.reply_delay = 0.02  # the catch-up poll is still running when the next punch comes
+    await hass.async_add_executor_job(
+        simulator.wait_for, lambda sim: sim_protocol.CMD_REG_EVENT in sim.commands
+    )
+    punch(simulator, 1, user_id="7")
+    await until(lambda: len(events) == 2)
+    simulator.reply_delay = 0
+    await poll(hass, init_integration)
+    assert delivered(events) == [("123", "09:00", True), ("7", "09:01", False)]
+
+
+async def test_cleared_log(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """After the log is cleared, punches count from zero, without repeats or losses."""
+    simulator.clear_attendance()
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    punch(simulator, 0)
+    await setup(hass, init_integration)
+    punch(simulator, 1, user_id="7")
+    await until(lambda: len(events) == 2)
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    simulator.clear_attendance()  # and refilled to the same count meanwhile
+    for minute in (2, 3):
+        punch(simulator, minute)
+    await setup(hass, init_integration)
+    await poll(hass, init_integration)
+    assert delivered(events) == [
+        ("123", "09:00", True),
+        ("7", "09:01", False),
+        ("123", "09:02", True),
+        ("123", "09:03", True),
+    ]
+
+
+async def test_wrapped_log(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A full log that dropped its oldest records: only what follows the last known is new."""
+    await unload(hass, init_integration)
+    kept = simulator.records[HISTORY_RECORDS // 2 :]
+    simulator.clear_attendance()
+    simulator.log_history(kept)
+    log_without_event(simulator, 0)
+    await setup(hass, init_integration)
+    assert delivered(events) == [("7", "09:00", True)]
+
+
+async def test_events_refused_fall_back_to_polling(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A terminal that refuses realtime events: said once, and every poll delivers."""
+    monkeypatch.setitem(
+        sim_commands.HANDLERS,
+        sim_protocol.CMD_REG_EVENT,
+        lambda *_: sim_commands.error(),
+    )
+    config_entry.add_to_hass(hass)
+    await setup(hass, config_entry)
+    punch(simulator, 0)
+    await poll(hass, config_entry)
+    simulator.reboot_duration = 0.05
+    simulator.reboot()
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    punch(simulator, 1, user_id="7")
+    await poll(hass, config_entry)  # fails: the reboot broke the session
+    await poll(hass, config_entry)  # opens a new session, refused events again
+    assert delivered(events) == [("123", "09:00", True), ("7", "09:01", True)]
+    warnings = [
+        record.message
+        for record in caplog.records
+        if record.levelno == logging.WARNING and record.name == "custom_components.zkteco"
+    ]
+    assert warnings == [
+        "Principal does not send realtime events; punches arrive with each poll instead"
+    ]
+    await unload(hass, config_entry)
+
+
+async def test_punches_during_enrollment_on_one_session(
+    hass: HomeAssistant, config_entry: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Enrollment and punches share the terminal's only session."""
+    simulator.max_sessions = 1
+    config_entry.add_to_hass(hass)
+    await setup(hass, config_entry)
+    enrollment = config_entry.runtime_data.enrollment
+    await enrollment.async_start("123", 1)
+    punch(simulator, 0, user_id="7")
+    for _ in range(3):
+        assert simulator.press_finger()
+    punch(simulator, 1, user_id="7")
+    await until(lambda: len(events) == 2 and not enrollment.active)
+    await poll(hass, config_entry)
+    assert simulator.has_template("123", 1)
+    assert simulator.sessions == 1
+    assert delivered(events) == [("7", "09:00", False), ("7", "09:01", False)]
+    await unload(hass, config_entry)
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_last_punch_sensor(
+    hass: HomeAssistant, events: Captured, simulator: ZKSimulator
+) -> None:
+    """The sensor shows the newest punch and who made it."""
+    punch(simulator, 0, user_id="7", kind=1)
+    await until(lambda: len(events) == 1)
+    state = hass.states.get("sensor.principal_last_punch")
+    assert state is not None
+    assert state.state == "2026-11-03T08:00:00+00:00"
+    assert state.attributes["user_id"] == "7"
+    assert state.attributes["name"] == "Luis Perez"
+    assert state.attributes["kind"] == "check_out"
+    assert state.attributes["verified_by"] == "fingerprint"
+
+
+@pytest.mark.parametrize(
+    ("records", "cursor", "expected"),
+    [
+        (20, None, True),
+        (20, Cursor(20, None), False),
+        (22, Cursor(20, None, (("1", "t", 1, 0), ("2", "t", 1, 0))), False),
+        (21, Cursor(20, None), True),
+        (21, Cursor(20, None, (("1", "t", 1, 0), ("2", "t", 1, 0))), True),
+        (3, Cursor(20, None), True),
+    ],
+    ids=["first", "idle", "explained", "missed", "cleared_and_refilled", "cleared"],
+)
+def test_needs_download(records: int, cursor: Cursor | None, expected: bool) -> None:
+    """Only a counter the realtime events do not explain costs a download."""
+    assert needs_download(records, cursor) is expected

@@ -1,0 +1,85 @@
+"""Polling a terminal: cheap when nothing changed, honest when it cannot be reached."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.zkteco.const import DOMAIN
+from zksim import ZKSimulator, protocol as sim_protocol
+
+from .test_attendance import poll
+
+USERS_SENSOR = "sensor.principal_users"
+
+
+async def test_idle_poll_reads_counters_and_clock_only(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Nothing new on the terminal: two small commands, no user list, no log."""
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert simulator.commands == [sim_protocol.CMD_GET_FREE_SIZES, sim_protocol.CMD_GET_TIME]
+
+
+async def test_users_read_when_their_count_changes(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    simulator.add_user("9", "Marta Ruiz")
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert sim_protocol.CMD_PREPARE_BUFFER in simulator.commands
+    assert init_integration.runtime_data.data.users["9"].name == "Marta Ruiz"
+    assert hass.states.get(USERS_SENSOR).state == "3"
+
+
+async def test_unreachable_then_back(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Entities go unavailable while the terminal is away and come back with it."""
+    simulator.reboot_duration = 0.1
+    simulator.reboot()
+    await poll(hass, init_integration)
+    assert hass.states.get(USERS_SENSOR).state == STATE_UNAVAILABLE
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    await poll(hass, init_integration)
+    assert hass.states.get(USERS_SENSOR).state == "2"
+
+
+async def test_comm_key_changed_asks_for_it(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """A terminal that refuses the comm key starts the reauthentication flow."""
+    simulator.comm_key = 4321
+    simulator.reboot_duration = 0.05
+    simulator.reboot()
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    await poll(hass, init_integration)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_no_poll_while_enrolling(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The terminal waits for a finger: polls leave it alone."""
+    coordinator = init_integration.runtime_data
+    await coordinator.enrollment.async_start("123", 1)
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert simulator.commands == []
+    await coordinator.enrollment.async_cancel()
+
+
+async def test_scan_interval_option(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The poll interval chosen in the options."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SCAN_INTERVAL: 5})
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.runtime_data.update_interval == timedelta(seconds=5)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
