@@ -1,0 +1,153 @@
+"""scripts/develop: a live Home Assistant with a simulated K40, set up and ready to use.
+
+Starts `python -m zksim --demo` and a real `hass` on 127.0.0.1 with `config/` as its config
+dir, completes onboarding and adds the terminal through the config flow (both over HTTP), then
+prints how to log in and a ready curl line. Ctrl-C stops Home Assistant, then the simulator.
+Run it again and it reuses the owner, token and terminal; `--fresh` starts from nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from devtools.hass_runner import (
+    LOOPBACK,
+    REPO_ROOT,
+    HassError,
+    HassRunner,
+    RunnerState,
+    TerminalConfig,
+    free_port,
+    port_is_free,
+)
+
+CONFIG_DIR = REPO_ROOT / "config"
+SIMULATOR_LOG_NAME = "zksim.log"
+
+
+def parse_args() -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="scripts/develop", description=__doc__)
+    parser.add_argument("--fresh", action="store_true", help="wipe config/ and start over")
+    parser.add_argument("--port", type=int, default=8123, help="Home Assistant's port")
+    parser.add_argument("--sim-port", type=int, default=4370, help="the simulated K40's port")
+    return parser.parse_args()
+
+
+def port_or_free_one(wanted: int, what: str) -> int:
+    """Return `wanted` when it is free, else any free port (and say so)."""
+    if port_is_free(wanted):
+        return wanted
+    port = free_port()
+    print(f"Port {wanted} is busy, {what} uses {port} instead.")
+    return port
+
+
+@contextmanager
+def running_simulator(port: int, log_path: Path) -> Iterator[int]:
+    """Run `python -m zksim --demo` on `port`; yield the port it listens on."""
+    with log_path.open("ab") as log:
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "zksim", "--host", LOOPBACK, "--port", str(port), "--demo"],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            # Own session: Ctrl-C reaches only us, so hass stops before its terminal goes away.
+            start_new_session=True,
+        )
+    try:
+        assert simulator.stdout is not None
+        # The first line says "zksim K40 listening on host:port (tcp)" once the socket is open.
+        if "listening on" not in simulator.stdout.readline():
+            raise SystemExit(f"The simulator did not start, see {log_path}")
+        yield port
+    finally:
+        simulator.terminate()
+        simulator.wait(10)
+
+
+def print_welcome(runner: HassRunner, state: RunnerState, sim_port: int, seconds: float) -> None:
+    """Tell the user where Home Assistant is, how to log in and how to call the endpoint."""
+    url = runner.url
+    print(
+        f"""
+Home Assistant is ready at {url}  (set up in {seconds:.1f} s)
+  Log in as:     {state.admin.username} / {state.admin.password}   (administrator)
+  Non-admin:     {state.reader.username} / {state.reader.password}
+  Terminal:      simulated K40 "Principal" (device id "principal") on {LOOPBACK}:{sim_port},
+                 demo users 123 Ana Garcia ... 128 Miguel Romero, a punch every 20-40 s
+  Logs:          {runner.config_dir / "home-assistant.log"}, {CONFIG_DIR / SIMULATOR_LOG_NAME}
+
+Enroll a finger through the REST endpoint (demo presses follow after a few seconds):
+  export TOKEN={state.token}
+  curl -X POST {url}/devices/principal/users/123/enroll-finger \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{{"finger_index": 1}}'
+
+Ctrl-C stops Home Assistant and the simulator.""",
+        flush=True,
+    )
+
+
+def wait_while_hass_runs(runner: HassRunner) -> None:
+    """Sleep until Ctrl-C, or until hass exits by itself."""
+    assert runner.process is not None
+    while runner.process.poll() is None:
+        time.sleep(0.5)
+    print(f"Home Assistant exited with {runner.process.returncode}, see its log.")
+
+
+def prepare_config_dir(fresh: bool) -> None:
+    """Refuse a config dir a running hass holds; with --fresh, wipe it first."""
+    HassRunner(CONFIG_DIR).raise_if_running()
+    if fresh and CONFIG_DIR.exists():
+        shutil.rmtree(CONFIG_DIR)
+    CONFIG_DIR.mkdir(exist_ok=True)
+
+
+def run_until_stopped(runner: HassRunner, sim_port: int) -> None:
+    """Start the simulator and hass, set them up, wait; stop hass first, then the simulator."""
+    started = time.monotonic()
+    with running_simulator(sim_port, CONFIG_DIR / SIMULATOR_LOG_NAME):
+        print(f"Starting Home Assistant on {runner.url} ...", flush=True)
+        runner.start()
+        try:
+            state = asyncio.run(runner.set_up([TerminalConfig(port=sim_port)]))
+            print_welcome(runner, state, sim_port, time.monotonic() - started)
+            wait_while_hass_runs(runner)
+        finally:
+            print("Stopping Home Assistant and the simulator ...", flush=True)
+            runner.stop()
+
+
+def main() -> None:
+    """Run everything until Ctrl-C."""
+    args = parse_args()
+    # Ctrl-C and SIGTERM both raise KeyboardInterrupt, so the `finally` blocks stop hass and
+    # then the simulator; SIGINT explicitly too, as a shell's background job starts with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        prepare_config_dir(args.fresh)
+        sim_port = port_or_free_one(args.sim_port, "the simulator")
+        runner = HassRunner(CONFIG_DIR, port_or_free_one(args.port, "Home Assistant"))
+        run_until_stopped(runner, sim_port)
+    except KeyboardInterrupt:
+        pass
+    except HassError as err:
+        raise SystemExit(str(err)) from None
+    print("Stopped.")
+
+
+if __name__ == "__main__":
+    main()
