@@ -13,6 +13,8 @@ What pyzk 0.9 gets wrong, and what we do instead:
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
   100,000 records and 3,000 users) and decodes all of the log; we decode only the records asked for.
+  It also takes the record layout from the log's size divided by the record counter read before
+  the transfer, which a punch in between breaks; we check it against the counter read after.
 - ``enroll_user()`` blocks for minutes, leaves the terminal in enrollment mode on a socket
   timeout, assumes each read returns exactly one event and returns only a bool. We start the
   enrollment and read its events like any other realtime event; the caller owns the outcome.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 import select
@@ -124,7 +126,9 @@ class Punch:
 class AttendanceLog:
     """The terminal's whole log as transferred; records are decoded only when asked for."""
 
-    def __init__(self, total: int, records: bytes, decode: Callable[[bytes], list[Punch]], size: int) -> None:
+    def __init__(
+        self, total: int, records: bytes, decode: Callable[[bytes], list[Punch]], size: int
+    ) -> None:
         self.total = total
         self._records = records
         self._decode = decode
@@ -136,6 +140,9 @@ class AttendanceLog:
 
     def punch(self, index: int) -> Punch:
         return self._decode(self._records[index * self._size : (index + 1) * self._size])[0]
+
+
+_EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +203,8 @@ def _text(raw: bytes) -> str:
 class _FramedZK(ZK):
     """pyzk's client with a transport that reads whole frames and sets realtime events aside."""
 
+    _ZK__header: tuple[int, ...]
+
     def __init__(self, config: TerminalConfig) -> None:
         super().__init__(
             config.host,
@@ -211,23 +220,21 @@ class _FramedZK(ZK):
 
     @property
     def sock(self) -> socket.socket:
-        return cast(socket.socket, self._ZK__sock)  # type: ignore[attr-defined]
+        return cast(socket.socket, self._ZK__sock)
 
     def connect(self) -> ZK:
         """Open the session like pyzk does, minus the ping and the second probe connection."""
         self.sock.close()  # pyzk opened a UDP socket in __init__ that we do not use
         if self.tcp:
             self.user_packet_size = 72
-            self._ZK__sock = socket.create_connection(  # type: ignore[attr-defined]
-                self._ZK__address, timeout=self._ZK__timeout  # type: ignore[attr-defined]
-            )
+            self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.settimeout(self._ZK__timeout)  # type: ignore[attr-defined]
+            self.sock.settimeout(self._ZK__timeout)
         self._ZK__session_id = 0
         self._ZK__reply_id = const.USHRT_MAX - 1
         reply = self.send_command(const.CMD_CONNECT)
-        self._ZK__session_id = self._ZK__header[2]  # type: ignore[attr-defined]
+        self._ZK__session_id = self._ZK__header[2]
         if reply["code"] == const.CMD_ACK_UNAUTH:
             key = cast(bytes, self._make_commkey())
             reply = self.send_command(const.CMD_AUTH, key)
@@ -241,7 +248,7 @@ class _FramedZK(ZK):
     def _make_commkey(self) -> bytes:
         return cast(
             bytes,
-            make_commkey(self._ZK__password, self._ZK__session_id),  # type: ignore[attr-defined]
+            make_commkey(self._ZK__password, self._ZK__session_id),
         )
 
     def send_command(self, command: int, payload: bytes = b"") -> dict[str, Any]:
@@ -251,10 +258,8 @@ class _FramedZK(ZK):
     def _ZK__send_command(
         self, command: int, command_string: bytes = b"", response_size: int = 8
     ) -> dict[str, Any]:
-        if command not in (const.CMD_CONNECT, const.CMD_AUTH) and not self.is_connect:
-            raise ZKNetworkError("not connected")
-        packet = self._ZK__create_header(  # type: ignore[attr-defined]
-            command, command_string, self._ZK__session_id, self._ZK__reply_id  # type: ignore[attr-defined]
+        packet = self._ZK__create_header(
+            command, command_string, self._ZK__session_id, self._ZK__reply_id
         )
         self.send_packet(packet)
         reply = self.receive_reply()
@@ -271,9 +276,14 @@ class _FramedZK(ZK):
     def send_packet(self, packet: bytes) -> None:
         try:
             if self.tcp:
-                self.sock.sendall(_TCP_TOP.pack(const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2, len(packet)) + packet)
+                self.sock.sendall(
+                    _TCP_TOP.pack(
+                        const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2, len(packet)
+                    )
+                    + packet
+                )
             else:
-                self.sock.sendto(packet, self._ZK__address)  # type: ignore[attr-defined]
+                self.sock.sendto(packet, self._ZK__address)
         except OSError as err:
             raise ZKNetworkError(str(err)) from err
         self.bytes_out += len(packet) + (_TCP_TOP.size if self.tcp else 0)
@@ -320,13 +330,13 @@ class _FramedZK(ZK):
             return packet
 
     def acknowledge_event(self) -> None:
-        self._ZK__ack_ok()  # type: ignore[attr-defined]
+        self._ZK__ack_ok()
 
     def read_with_buffer(self, command: int, fct: int = 0, ext: int = 0) -> tuple[bytes, int]:
         """Read a large table in chunks, the way the terminal hands it out."""
         self.send_command(_CMD_PREPARE_BUFFER, struct.pack("<bhii", 1, command, fct, ext))
-        data: bytes = self._ZK__data  # type: ignore[attr-defined]
-        code = self._ZK__response  # type: ignore[attr-defined]
+        data: bytes = self._ZK__data
+        code = self._ZK__response
         if code == const.CMD_DATA:
             return data, len(data)
         if code != const.CMD_ACK_OK:
@@ -344,14 +354,14 @@ class _FramedZK(ZK):
     def _read_chunk(self, start: int, size: int) -> bytes:
         reply = self.send_command(_CMD_READ_BUFFER, struct.pack("<ii", start, size))
         if reply["code"] == const.CMD_DATA:
-            return cast(bytes, self._ZK__data)  # type: ignore[attr-defined]
+            return cast(bytes, self._ZK__data)
         if reply["code"] == const.CMD_PREPARE_DATA:
             return self.receive_prepared_data()
         raise ZKErrorResponse(f"chunk {start}+{size} refused ({reply['code']})")
 
     def receive_prepared_data(self) -> bytes:
         """After CMD_PREPARE_DATA the terminal sends data packets, then an ACK."""
-        parts = []
+        parts: list[bytes] = []
         while True:
             packet = self.receive_reply()
             command = _HEADER.unpack_from(packet)[0]
@@ -385,17 +395,44 @@ def _errors_translated() -> Iterator[None]:
         raise TerminalConnectionError(f"malformed answer: {err}") from err
 
 
-def _attendance_decoder(record_size: int, uid_to_user_id: dict[int, str]) -> Callable[[tuple[Any, ...]], Punch]:
+def _attendance_decoder(
+    record_size: int, uid_to_user_id: dict[int, str]
+) -> Callable[[tuple[Any, ...]], Punch]:
     """Decoders for the record layouts terminals use (8, 16 and 40 bytes)."""
     if record_size == 8:  # uid, status, time, punch
-        return lambda f: Punch(uid_to_user_id.get(f[0], str(f[0])), _decode_time_bytes(f[2]), f[1], f[3])
+        return lambda f: Punch(
+            uid_to_user_id.get(f[0], str(f[0])), _decode_time_bytes(f[2]), f[1], f[3]
+        )
     if record_size == 16:  # user id, time, status, punch, reserved, work code
         return lambda f: Punch(str(f[0]), _decode_time_bytes(f[1]), f[2], f[3])
     # uid, user id, status, time, punch, reserved
     return lambda f: Punch(_text(f[1]), _decode_time_bytes(f[3]), f[2], f[4])
 
 
-_RECORD_LAYOUTS: Final = {8: struct.Struct("<HB4sB"), 16: struct.Struct("<I4sBB2sI"), 40: struct.Struct("<H24sB4sB8s")}
+_RECORD_LAYOUTS: Final = {
+    8: struct.Struct("<HB4sB"),
+    16: struct.Struct("<I4sBB2sI"),
+    40: struct.Struct("<H24sB4sB8s"),
+}
+
+
+def _record_size(log_size: int, counted_before: int, counted_after: int) -> int:
+    """The record layout of an attendance log of ``log_size`` bytes.
+
+    pyzk divides the size by the record counter read before the transfer, which goes wrong when
+    someone punches in between. The log holds at least as many records as the counter showed
+    before the transfer and at most as many as it shows after it.
+    """
+    fitting = [
+        size
+        for size in _RECORD_LAYOUTS
+        if log_size % size == 0 and counted_before <= log_size // size <= counted_after
+    ]
+    if not fitting:
+        raise TerminalRefusedError(
+            f"an attendance log of {log_size} bytes does not hold {counted_before} records"
+        )
+    return min(fitting, key=lambda size: log_size // size)
 
 
 def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
@@ -462,14 +499,16 @@ class ZKTerminal:
         if (zk := self._zk) is None:
             return
         self._zk = None
-        self.bytes_in += zk.bytes_in
-        self.bytes_out += zk.bytes_out
         if zk.is_connect:
             try:
                 zk.sock.settimeout(min(self._config.timeout, 1.0))
-                zk.send_packet(zk._ZK__create_header(const.CMD_EXIT, b"", zk._ZK__session_id, zk._ZK__reply_id))  # type: ignore[attr-defined]
+                zk.send_packet(
+                    zk._ZK__create_header(const.CMD_EXIT, b"", zk._ZK__session_id, zk._ZK__reply_id)
+                )
             except ZKError:
                 pass
+        self.bytes_in += zk.bytes_in
+        self.bytes_out += zk.bytes_out
         _close_quietly(zk)
 
     def traffic(self) -> tuple[int, int]:
@@ -523,15 +562,20 @@ class ZKTerminal:
         """Transfer the whole log (the protocol offers no other way); decode it lazily."""
         with self._call() as zk:
             zk.read_sizes()
-            total = zk.records
-            if total == 0:
-                return AttendanceLog(0, b"", lambda _: [], 1)
+            counted_before = zk.records
+            if counted_before == 0:
+                return _EMPTY_LOG
             data, _ = zk.read_with_buffer(const.CMD_ATTLOG_RRQ)
-            record_size = struct.unpack_from("<I", data)[0] // total
-            layout = _RECORD_LAYOUTS.get(record_size)
-            if layout is None:
-                raise TerminalRefusedError(f"unknown attendance record size {record_size}")
-            decode_one = _attendance_decoder(record_size, {user.uid: user.user_id for user in users})
+            log_size = struct.unpack_from("<I", data)[0]
+            if log_size == 0:  # cleared since the counter was read
+                return _EMPTY_LOG
+            zk.read_sizes()
+            record_size = _record_size(log_size, counted_before, zk.records)
+            layout = _RECORD_LAYOUTS[record_size]
+            total = log_size // record_size
+            decode_one = _attendance_decoder(
+                record_size, {user.uid: user.user_id for user in users}
+            )
 
             def decode(records: bytes) -> list[Punch]:
                 return [decode_one(fields) for fields in layout.iter_unpack(records)]
@@ -570,8 +614,10 @@ class ZKTerminal:
             zk.cancel_capture()
             if zk.tcp:
                 payload = struct.pack("<24sbb", user_id.encode(), finger, 1)
-            else:
+            elif user_id.isdigit():
                 payload = struct.pack("<Ib", int(user_id), finger)
+            else:  # pyzk would fail on int() and the session would be dropped for nothing
+                raise TerminalRefusedError(f"over UDP the user id must be a number, not {user_id}")
             reply = zk.send_command(const.CMD_STARTENROLL, payload)
             if not reply["status"]:
                 raise TerminalRefusedError(f"enrollment refused ({reply['code']})")
@@ -584,7 +630,5 @@ class ZKTerminal:
 
 
 def _close_quietly(zk: _FramedZK) -> None:
-    try:
+    with suppress(OSError):
         zk.sock.close()
-    except OSError:
-        pass

@@ -1,0 +1,607 @@
+"""The pyzk wrapper against the simulated K40 over real loopback sockets, TCP and UDP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import contextlib
+from datetime import datetime, timedelta
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+import pytest
+from zk import ZK, const
+
+from custom_components.zkteco.terminal import (
+    EnrollmentResult,
+    FingerPlaced,
+    FingerScored,
+    Punch,
+    TerminalAuthError,
+    TerminalConfig,
+    TerminalConnectionError,
+    TerminalEvent,
+    TerminalInfo,
+    TerminalRefusedError,
+    TerminalUser,
+    ZKTerminal,
+    _decode_event,
+    checksum,
+)
+from zksim import PressOutcome, Record, ZKSimulator, protocol as p
+from zksim.records import pack_records
+
+from .conftest import HISTORY_RECORDS, HISTORY_START, closed_port
+
+COMM_KEY = 4242
+SHORT_TIMEOUT = 0.3
+# How long a test waits for something the simulator does on its own thread (never a measurement).
+PATIENCE = 5.0
+
+ANA = TerminalUser(uid=1, user_id="123", name="Ana Garcia", privilege=0, card=0)
+LUIS = TerminalUser(uid=2, user_id="7", name="Luis Perez", privilege=14, card=4711)
+
+type TerminalFactory = Callable[..., ZKTerminal]
+
+
+@pytest.fixture(params=[False, True], ids=["tcp", "udp"])
+def udp(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def sim(socket_enabled: None) -> Iterator[ZKSimulator]:
+    """A K40 answering on TCP and UDP: two users, one fingerprint, 20 records of history."""
+    terminal = ZKSimulator(udp=True)
+    terminal.add_user(ANA.user_id, ANA.name)
+    terminal.add_user(LUIS.user_id, LUIS.name, privilege=LUIS.privilege, card=LUIS.card)
+    terminal.add_template(LUIS.user_id, 0)
+    terminal.add_records(HISTORY_RECORDS, start=HISTORY_START)
+    terminal.enroll_timeout = 2.0
+    terminal.start()
+    yield terminal
+    terminal.stop()
+
+
+@pytest.fixture
+def open_terminal(sim: ZKSimulator, udp: bool) -> Iterator[TerminalFactory]:
+    """Sessions with the simulator over the protocol under test; all closed afterwards."""
+    opened: list[ZKTerminal] = []
+
+    def factory(connect: bool = True, **config: Any) -> ZKTerminal:
+        config = {"host": "127.0.0.1", "port": sim.port, "udp": udp, "timeout": 2.0} | config
+        terminal = ZKTerminal(TerminalConfig(**config))
+        opened.append(terminal)
+        if connect:
+            terminal.connect()
+        return terminal
+
+    yield factory
+    for terminal in opened:
+        terminal.close()
+
+
+@pytest.fixture
+def terminal(open_terminal: TerminalFactory) -> ZKTerminal:
+    return open_terminal()
+
+
+def wait_for_events(terminal: ZKTerminal, count: int) -> list[TerminalEvent]:
+    """Read events until ``count`` arrived (the simulator sends them from its own thread)."""
+    events: list[TerminalEvent] = []
+    deadline = time.monotonic() + PATIENCE
+    while len(events) < count and time.monotonic() < deadline:
+        events += terminal.read_events(0.1)
+    return events
+
+
+# -- reading the terminal -------------------------------------------------------------------
+
+
+def test_read_info(terminal: ZKTerminal) -> None:
+    assert terminal.read_info() == TerminalInfo(
+        serial_number="CQUJ203960001",
+        model="K40",
+        firmware="Ver 6.60 May 25 2018",
+        platform="ZLM60_TFT",
+        mac="00:17:61:C8:31:07",
+    )
+
+
+def test_read_counters(terminal: ZKTerminal) -> None:
+    counters = terminal.read_counters()
+    assert (counters.users, counters.fingers, counters.records, counters.cards) == (2, 1, 20, 1)
+    assert (counters.users_capacity, counters.fingers_capacity, counters.records_capacity) == (
+        3000,
+        1000,
+        80000,
+    )
+
+
+def test_read_clock(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.set_clock(datetime(2026, 11, 2, 9, 30, 0))
+    # The simulated clock runs on while the packets travel; a few seconds is a generous bound.
+    assert abs(terminal.read_clock() - datetime(2026, 11, 2, 9, 30, 0)) < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(("user_format", "name_size"), [(72, 24), (28, 8)])
+def test_read_users(
+    sim: ZKSimulator, terminal: ZKTerminal, user_format: int, name_size: int
+) -> None:
+    """Both user layouts; the 28-byte one has room for 8 characters of the name."""
+    sim.user_format = user_format
+    assert terminal.read_users() == [
+        TerminalUser(user.uid, user.user_id, user.name[:name_size], user.privilege, user.card)
+        for user in (ANA, LUIS)
+    ]
+
+
+def test_read_many_users_in_chunks(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """A table larger than one chunk (64 KB over TCP, 16 KB over UDP) comes in several."""
+    sim.add_numbered_users(1000)  # "1".."1000" replace Ana's uid 1 and Luis's uid 2
+    users = terminal.read_users()
+    assert len(users) == 1000
+    assert users[-1] == TerminalUser(1000, "1000", "Usuario 1000", 0, 0)
+
+
+def expected_history(first: int = 0) -> list[Punch]:
+    people = [ANA.user_id, LUIS.user_id]
+    return [
+        Punch(people[index % 2], HISTORY_START + timedelta(minutes=5 * index), 1, 0)
+        for index in range(first, HISTORY_RECORDS)
+    ]
+
+
+@pytest.mark.parametrize("record_size", [8, 16, 40])
+def test_read_attendance(sim: ZKSimulator, terminal: ZKTerminal, record_size: int) -> None:
+    """Each record layout decodes to the same punches, whole or from an index on."""
+    sim.record_size = record_size
+    log = terminal.read_attendance([ANA, LUIS])
+    assert log.total == HISTORY_RECORDS
+    assert log.punches() == expected_history()
+    assert log.punches(18) == expected_history(18)
+    assert log.punch(3) == expected_history()[3]
+
+
+def test_read_attendance_of_unknown_uids(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """8-byte records carry only the uid: without the user list, the uid stands in."""
+    sim.record_size = 8
+    assert terminal.read_attendance([]).punch(1).user_id == str(LUIS.uid)
+
+
+def test_read_attendance_when_empty(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.clear_attendance()
+    log = terminal.read_attendance([ANA, LUIS])
+    assert (log.total, log.punches()) == (0, [])
+
+
+@pytest.fixture
+def after_counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], None]:
+    """Make something happen on the terminal right after the wrapper first reads its counters."""
+
+    def install(action: Callable[[], object]) -> None:
+        read_sizes = ZK.read_sizes
+        pending = [action]
+
+        def read_sizes_then_act(zk: ZK) -> bool:
+            result = bool(read_sizes(zk))
+            while pending:
+                pending.pop()()
+            return result
+
+        monkeypatch.setattr(ZK, "read_sizes", read_sizes_then_act)
+
+    return install
+
+
+@pytest.mark.parametrize("record_size", [8, 16, 40])
+def test_read_attendance_while_someone_punches(
+    sim: ZKSimulator,
+    terminal: ZKTerminal,
+    record_size: int,
+    after_counting: Callable[[Callable[[], object]], None],
+) -> None:
+    """A punch between reading the counter and the transfer: the layout is still recognised."""
+    sim.record_size = record_size
+    after_counting(lambda: sim.punch(ANA.user_id, timestamp=datetime(2026, 11, 3, 8, 0, 0)))
+    log = terminal.read_attendance([ANA, LUIS])
+    assert log.total == HISTORY_RECORDS + 1
+    assert log.punch(HISTORY_RECORDS) == Punch(ANA.user_id, datetime(2026, 11, 3, 8, 0, 0), 1, 0)
+
+
+def test_read_attendance_cleared_meanwhile(
+    sim: ZKSimulator, terminal: ZKTerminal, after_counting: Callable[[Callable[[], object]], None]
+) -> None:
+    after_counting(sim.clear_attendance)
+    assert terminal.read_attendance([ANA, LUIS]).total == 0
+
+
+def test_has_template(terminal: ZKTerminal) -> None:
+    assert terminal.has_template(LUIS.uid, 0)
+    assert not terminal.has_template(LUIS.uid, 1)
+    assert not terminal.has_template(ANA.uid, 0)
+
+
+# -- enrollment and realtime events -----------------------------------------------------------
+
+
+def test_enrollment(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """Three presses: each is reported and scored, then the result; the terminal comes back."""
+    terminal.register_events()
+    terminal.start_enrollment(ANA.user_id, 1)
+    assert sim.enrolling
+    assert not sim.enabled
+    sim.press_finger(PressOutcome.BAD_QUALITY)
+    for _ in range(3):
+        sim.press_finger(PressOutcome.GOOD)
+    events = wait_for_events(terminal, 9)
+    size = len(sim.template_of(ANA.uid, 1).template)
+    assert events == [
+        FingerPlaced(),
+        FingerScored(0),
+        *[FingerPlaced(), FingerScored(100)] * 3,
+        EnrollmentResult(0, size),
+    ]
+    terminal.end_enrollment()
+    assert sim.enabled
+    assert terminal.has_template(ANA.uid, 1)
+
+
+def test_enrollment_cancelled(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    terminal.register_events()
+    terminal.start_enrollment(ANA.user_id, 1)
+    sim.cancel_enrollment()
+    assert wait_for_events(terminal, 1) == [EnrollmentResult(6, 0)]
+    terminal.end_enrollment()
+    assert sim.enabled
+
+
+def test_enrollment_of_an_enrolled_finger_is_refused(
+    sim: ZKSimulator, terminal: ZKTerminal
+) -> None:
+    with pytest.raises(TerminalRefusedError):
+        terminal.start_enrollment(LUIS.user_id, 0)
+    assert not sim.enrolling
+
+
+@pytest.mark.parametrize("udp", [True], ids=["udp"])
+def test_udp_enrollment_needs_a_numeric_user_id(
+    sim: ZKSimulator, open_terminal: TerminalFactory
+) -> None:
+    """Over UDP the command carries the user id as a number: others are refused, not sent."""
+    terminal = open_terminal()
+    sim.add_user("A-1", "Eva")
+    with pytest.raises(TerminalRefusedError):
+        terminal.start_enrollment("A-1", 0)
+    assert terminal.read_counters().users == 3  # the session survived
+
+
+@pytest.mark.parametrize("event_size", [12, 32, 36, 52])
+def test_punch_event(sim: ZKSimulator, terminal: ZKTerminal, event_size: int) -> None:
+    """Every size of realtime punch terminals send decodes to the same punch."""
+    sim.event_size = event_size
+    terminal.register_events()
+    sim.punch(ANA.user_id, punch=1, status=15, timestamp=datetime(2026, 11, 2, 17, 5, 9))
+    assert wait_for_events(terminal, 1) == [
+        Punch(ANA.user_id, datetime(2026, 11, 2, 17, 5, 9), 15, 1)
+    ]
+
+
+def test_events_back_to_back(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """Several events in one read are all taken, in order."""
+    sim.event_window = 3
+    terminal.register_events()
+    times = [datetime(2026, 11, 2, 9, minute, 0) for minute in range(3)]
+    for when in times:
+        sim.punch(LUIS.user_id, timestamp=when)
+    assert [event.timestamp for event in wait_for_events(terminal, 3)] == times  # type: ignore[union-attr]
+
+
+def test_event_before_a_reply_is_kept(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """A punch that arrives while a command waits for its reply is set aside, not lost."""
+    terminal.register_events()
+    sim.punch(ANA.user_id, timestamp=datetime(2026, 11, 2, 9, 0, 0))
+    assert select.select([terminal], [], [], PATIENCE)[0]  # the event waits in the socket
+    assert terminal.read_counters().records == HISTORY_RECORDS + 1
+    assert terminal.read_events(0) == [Punch(ANA.user_id, datetime(2026, 11, 2, 9, 0, 0), 1, 0)]
+    # Acknowledged while the command waited (the terminal would send it again otherwise).
+    assert sim.wait_for(lambda simulator: const.CMD_ACK_OK in simulator.commands)
+
+
+def test_no_events_without_registering(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.punch(ANA.user_id)
+    assert terminal.read_events(0.2) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [(const.EF_ATTLOG, b"\x01\x02"), (const.EF_BUTTON, b""), (const.EF_VERIFY, b"\x01\x00")],
+    ids=["truncated_punch", "button", "verify"],
+)
+def test_events_we_do_not_use_are_dropped(event: int, payload: bytes) -> None:
+    assert _decode_event(event, payload) is None
+
+
+# -- the protocol itself ----------------------------------------------------------------------
+
+
+def pyzk_checksum(packet: bytes) -> int:
+    """pyzk's own __create_checksum (it uses nothing of the instance)."""
+    create_checksum = ZK._ZK__create_checksum  # type: ignore[attr-defined]
+    return int(struct.unpack("<H", create_checksum(None, packet))[0])
+
+
+def test_checksum_equals_pyzk() -> None:
+    rng = random.Random(4370)
+    packets = [rng.randbytes(rng.randrange(0, 300)) for _ in range(500)]
+    packets += [b"", b"\xff", b"\xff" * 64, b"\xff" * 65, b"\x00" * 9, b"\x01\x00" * 40]
+    for packet in packets:
+        assert checksum(packet) == pyzk_checksum(packet), packet.hex()
+
+
+# Conversations from pyzk's own unit tests, which replay packets of real terminals
+# (fananimi/pyzk, test.py: test_tcp_connect, test_tcp_auth, test_force_udp_connect).
+# Each is (replies of the terminal, the packets the client must send, comm key, UDP).
+PYZK_CAPTURES = {
+    "tcp": (
+        ["5050827d08000000d007fffc2ffb0000"],
+        ["5050827d08000000e80317fc00000000", "5050827d08000000e903e6002ffb0100"],
+        0,
+        False,
+    ),
+    "tcp_comm_key": (
+        ["5050827d08000000d5075bb2cf450000", "5050827d08000000d0075fb2cf450100"],
+        [
+            "5050827d08000000e80317fc00000000",
+            "5050827d0c0000004e044db0cf45010061c9323c",
+            "5050827d08000000e90345b6cf450200",
+        ],
+        45,
+        False,
+    ),
+    "udp": (
+        ["d007fffc2ffb0000"],
+        ["e80317fc00000000", "e903e6002ffb0100"],
+        0,
+        True,
+    ),
+}
+
+
+class ScriptedTerminal:
+    """A terminal that answers each packet with the next scripted reply, and records them.
+
+    A reply of None reads the packet without answering it; with ``goodbye`` one more packet
+    (the client's CMD_EXIT) is read and recorded after the script.
+    """
+
+    def __init__(self, replies: list[bytes | None], udp: bool, goodbye: bool = True) -> None:
+        self.replies = replies
+        self.udp = udp
+        self.goodbye = goodbye
+        self.received: list[bytes] = []
+        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(PATIENCE)
+        if not udp:
+            self.sock.listen(1)
+        self.port = int(self.sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> ScriptedTerminal:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join(PATIENCE)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.udp:
+                self._converse(self.sock, lambda packet, peer: self.sock.sendto(packet, peer))
+            else:
+                connection, _ = self.sock.accept()
+                with connection:
+                    connection.settimeout(PATIENCE)
+                    self._converse(connection, lambda packet, _peer: connection.sendall(packet))
+
+    def _converse(self, sock: socket.socket, send: Callable[[bytes, Any], object]) -> None:
+        for reply in [*self.replies, *([None] if self.goodbye else [])]:
+            packet, peer = sock.recvfrom(65536)
+            if not packet:
+                return
+            self.received.append(packet)
+            if reply is not None:
+                send(reply, peer)
+
+
+@pytest.mark.parametrize("capture", list(PYZK_CAPTURES), ids=list(PYZK_CAPTURES))
+def test_session_bytes_equal_pyzk(socket_enabled: None, capture: str) -> None:
+    """CMD_CONNECT, CMD_AUTH and CMD_EXIT leave our wrapper exactly as they leave pyzk."""
+    replies, expected, comm_key, udp = PYZK_CAPTURES[capture]
+    with ScriptedTerminal([bytes.fromhex(reply) for reply in replies], udp) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, comm_key, udp, PATIENCE))
+        terminal.connect()
+        terminal.close()
+    assert [packet.hex() for packet in scripted.received] == expected
+
+
+@pytest.mark.parametrize(
+    ("replies", "udp"),
+    [
+        ([b"HTTP/1.1 400 Bad Request\r\n\r\n"], False),
+        ([None], False),
+        ([b"\xd0\x07"], True),
+        (
+            [
+                p.tcp_frame(p.build_packet(p.CMD_ACK_OK, 1, 0)),
+                p.tcp_frame(p.build_packet(p.CMD_ACK_OK, 1, 1)),
+            ],
+            False,
+        ),
+    ],
+    ids=["not_zk", "hangs_up", "short_datagram", "clock_without_time"],
+)
+def test_garbled_answers(socket_enabled: None, replies: list[bytes | None], udp: bool) -> None:
+    """Whatever a wrong peer answers, the caller gets a connection error."""
+    with ScriptedTerminal(replies, udp, goodbye=False) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, 0, udp, PATIENCE))
+        with pytest.raises(TerminalConnectionError):
+            connect_and_read_clock(terminal)
+        terminal.close()
+
+
+def connect_and_read_clock(terminal: ZKTerminal) -> None:
+    terminal.connect()
+    terminal.read_clock()
+
+
+def tcp_reply(command: int, payload: bytes = b"") -> bytes:
+    """A reply with a valid checksum (the wrapper does not match session or reply numbers)."""
+    return p.tcp_frame(p.build_packet(command, 1, 1, payload))
+
+
+# What CMD_GET_FREE_SIZES answers for a log of one record (field 8 counts records).
+ONE_RECORD = tcp_reply(p.CMD_ACK_OK, struct.pack("<20i", *(int(field == 8) for field in range(20))))
+LOG_OF_40_BYTES = tcp_reply(p.CMD_ACK_OK, struct.pack("<BIII", 0, 40, 40, 0))
+
+
+def test_chunk_answered_directly(socket_enabled: None) -> None:
+    """Some firmware answers a chunk read with the data itself, without CMD_PREPARE_DATA."""
+    when = datetime(2026, 11, 2, 8, 0, 0)
+    log = p.with_total_size(pack_records([Record(1, ANA.user_id, when)], 40))
+    script = [
+        tcp_reply(p.CMD_ACK_OK),
+        ONE_RECORD,
+        tcp_reply(p.CMD_ACK_OK, struct.pack("<BIII", 0, len(log), len(log), 0)),
+        tcp_reply(p.CMD_DATA, log),
+        tcp_reply(p.CMD_ACK_OK),  # CMD_FREE_DATA
+        ONE_RECORD,
+    ]
+    with ScriptedTerminal(script, udp=False) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, timeout=PATIENCE))
+        terminal.connect()
+        assert terminal.read_attendance([]).punches() == [Punch(ANA.user_id, when, 1, 0)]
+        terminal.close()
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [tcp_reply(p.CMD_ACK_ERROR)],
+        [LOG_OF_40_BYTES, tcp_reply(p.CMD_ACK_ERROR)],
+        [LOG_OF_40_BYTES, tcp_reply(p.CMD_PREPARE_DATA) + tcp_reply(p.CMD_ACK_UNAUTH)],
+        [tcp_reply(p.CMD_DATA, p.with_total_size(bytes(30))), ONE_RECORD],
+    ],
+    ids=["transfer_refused", "chunk_refused", "transfer_interrupted", "unknown_layout"],
+)
+def test_attendance_transfer_refused(socket_enabled: None, replies: list[bytes | None]) -> None:
+    """The terminal refuses or garbles a transfer: the caller is told, the session survives."""
+    script = [tcp_reply(p.CMD_ACK_OK), ONE_RECORD, *replies]
+    with ScriptedTerminal(script, udp=False, goodbye=False) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, timeout=PATIENCE))
+        terminal.connect()
+        with pytest.raises(TerminalRefusedError):
+            terminal.read_attendance([])
+        assert terminal.connected
+        terminal.close()
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def test_corrupted_reply(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.corrupt_checksum = 1
+    with pytest.raises(TerminalConnectionError, match="checksum"):
+        terminal.read_clock()
+
+
+def test_connection_refused(open_terminal: TerminalFactory) -> None:
+    terminal = open_terminal(connect=False, port=closed_port(), timeout=SHORT_TIMEOUT)
+    with pytest.raises(TerminalConnectionError):
+        terminal.connect()
+    assert not terminal.connected
+
+
+def test_unresponsive(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    sim.unresponsive = True
+    terminal = open_terminal(connect=False, timeout=SHORT_TIMEOUT)
+    with pytest.raises(TerminalConnectionError):
+        terminal.connect()
+    assert not terminal.connected
+
+
+def test_comm_key(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    sim.comm_key = COMM_KEY
+    assert open_terminal(comm_key=COMM_KEY).read_info().serial_number == sim.serial
+
+
+def test_wrong_comm_key(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    sim.comm_key = COMM_KEY
+    terminal = open_terminal(connect=False, comm_key=COMM_KEY + 1)
+    with pytest.raises(TerminalAuthError):
+        terminal.connect()
+    assert not terminal.connected
+
+
+def test_drop_in_buffered_read(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    """The terminal hangs up halfway through a large transfer."""
+    sim.add_numbered_users(100)
+    terminal = open_terminal(timeout=SHORT_TIMEOUT)
+    sim.drop_in_buffered_read = True
+    with pytest.raises(TerminalConnectionError):
+        terminal.read_users()
+
+
+def test_busy_terminal(
+    sim: ZKSimulator, terminal: ZKTerminal, open_terminal: TerminalFactory
+) -> None:
+    """A terminal with all its sessions taken refuses another one."""
+    sim.max_sessions = 1
+    second = open_terminal(connect=False)
+    with pytest.raises(TerminalRefusedError):
+        second.connect()
+    assert not second.connected
+    assert terminal.read_info().model == "K40"
+
+
+# -- the session ------------------------------------------------------------------------------
+
+
+def test_traffic_counts_every_byte(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    sim.reset_stats()
+    terminal = open_terminal()
+    terminal.read_users()
+    terminal.read_attendance([ANA, LUIS])
+    assert terminal.traffic() == (sim.bytes_out, sim.bytes_in)
+    terminal.close()  # the goodbye is counted; its acknowledgement is never read
+    assert sim.wait_for(lambda simulator: simulator.sessions == 0)
+    received, sent = terminal.traffic()
+    assert sent == sim.bytes_in
+    sim.reset_stats()
+    terminal.connect()
+    terminal.read_clock()
+    assert terminal.traffic() == (received + sim.bytes_out, sent + sim.bytes_in)  # sessions add up
+
+
+def test_close_says_goodbye(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    assert sim.sessions == 1
+    terminal.close()
+    assert not terminal.connected
+    assert sim.wait_for(lambda simulator: simulator.sessions == 0)
+    assert sim.commands[-1] == const.CMD_EXIT
+    terminal.close()  # a second close is harmless
+    with pytest.raises(TerminalConnectionError, match="not connected"):
+        terminal.read_info()
+
+
+def test_close_when_the_terminal_is_gone(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.stop()
+    terminal.close()
+    assert not terminal.connected
