@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP
@@ -125,3 +126,17 @@ async def test_home_assistant_stop_closes_session(
     await hass.async_block_till_done()
 
     assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+async def test_removing_the_entry_forgets_delivered_punches(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Nothing of a deleted terminal stays in Home Assistant's storage."""
+    key = f"{DOMAIN}.{init_integration.entry_id}.attendance"
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert key in hass_storage
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

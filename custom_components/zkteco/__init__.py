@@ -8,6 +8,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .attendance import delivered_store
 from .const import DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
 from .enrollment import EnrollmentManager
@@ -85,6 +86,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> b
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await _async_shutdown(entry.runtime_data)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> None:
+    """Forget which punches were delivered: a terminal added again starts afresh."""
+    await delivered_store(hass, entry.entry_id).async_remove()
 
 
 async def _async_shutdown(coordinator: ZKTecoCoordinator) -> None:

@@ -109,6 +109,11 @@ class Collected:
     newest: Punch | None
 
 
+def delivered_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where a terminal's record of delivered punches is kept."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.attendance")
+
+
 def needs_download(records: int, cursor: Cursor | None) -> bool:
     """Whether the counter moved otherwise than by the punches realtime events delivered.
 
@@ -165,9 +170,7 @@ class AttendanceTracker:
     def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
         self._hass = hass
         self._coordinator = coordinator
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{coordinator.config_entry.entry_id}.attendance"
-        )
+        self._store = delivered_store(hass, coordinator.config_entry.entry_id)
         self._cursor: Cursor | None = None
         self._delivered: deque[PunchKey] = deque(maxlen=64)
         self._listeners: list[Callable[[PunchRecord], None]] = []
