@@ -7,7 +7,7 @@ from datetime import datetime
 import socket
 from unittest.mock import patch
 
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -16,7 +16,7 @@ from syrupy.assertion import SnapshotAssertion
 
 # Imported at module level on purpose: the test plugin ships a `custom_components` package of
 # its own, and Home Assistant would otherwise load that one instead of ours.
-import custom_components.zkteco  # noqa: F401
+from custom_components.zkteco import PLATFORMS
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
@@ -83,23 +83,37 @@ def entry_data(sim: ZKSimulator, device_id: str = "principal") -> dict[str, obje
 
 
 @pytest.fixture
-def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
+def entry_options() -> dict[str, object]:
+    """The options of the test's terminal (override in a module, or parametrize)."""
+    return {}
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """The platforms to set up (a snapshot of one platform overrides it)."""
+    return PLATFORMS
+
+
+@pytest.fixture
+def config_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="Principal",
         unique_id=simulator.serial,
         data=entry_data(simulator),
+        options=entry_options,
     )
 
 
 @pytest.fixture
 async def init_integration(
-    hass: HomeAssistant, config_entry: MockConfigEntry
+    hass: HomeAssistant, config_entry: MockConfigEntry, platforms: list[Platform]
 ) -> AsyncIterator[MockConfigEntry]:
     """The integration set up against the simulator; unloaded afterwards so the worker stops."""
     config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    with patch("custom_components.zkteco.PLATFORMS", platforms):
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
     yield config_entry
     if (
         hass.config_entries.async_get_entry(config_entry.entry_id)

@@ -10,15 +10,14 @@ import logging
 from homeassistant.core import Event, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco import worker
 from custom_components.zkteco.attendance import Cursor, needs_download
-from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, EVENT_ATTENDANCE
+from custom_components.zkteco.const import CONF_TIMEZONE, EVENT_ATTENDANCE
 from zksim import Record, ZKSimulator, commands as sim_commands, protocol as sim_protocol
 
-from .conftest import HISTORY_RECORDS, entry_data
+from .conftest import HISTORY_RECORDS
 
 # After the simulator's history (20 records from 2026-11-02 08:00, one every 5 minutes).
 PUNCH_TIME = datetime(2026, 11, 3, 9, 0, 0)
@@ -28,21 +27,9 @@ type Captured = list[Event]
 
 
 @pytest.fixture
-def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
+def entry_options() -> dict[str, object]:
     """A terminal whose clock shows Madrid's time."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Principal",
-        unique_id=simulator.serial,
-        data=entry_data(simulator),
-        options={CONF_TIMEZONE: "Europe/Madrid"},
-    )
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Home Assistant's serializer and tests/snapshots/ (syrupy shadows the plugin's fixture)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+    return {CONF_TIMEZONE: "Europe/Madrid"}
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from unittest.mock import patch
-
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.select import (
     ATTR_OPTION,
@@ -17,24 +14,11 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from zksim import ZKSimulator
 
 BUTTON = "button.principal_enroll_fingerprint"
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Home Assistant's serializer, in tests/snapshots/."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
-
-
-@pytest.fixture
-def only_buttons() -> Iterator[None]:
-    with patch("custom_components.zkteco.PLATFORMS", [Platform.BUTTON]):
-        yield
 
 
 async def press(hass: HomeAssistant) -> None:
@@ -43,10 +27,10 @@ async def press(hass: HomeAssistant) -> None:
     )
 
 
+@pytest.mark.parametrize("platforms", [[Platform.BUTTON]])
 async def test_entities(
     hass: HomeAssistant,
     simulator: ZKSimulator,
-    only_buttons: None,
     init_integration: MockConfigEntry,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,

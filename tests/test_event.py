@@ -6,7 +6,6 @@ from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco.const import EVENT_ATTENDANCE
@@ -15,12 +14,6 @@ from zksim import ZKSimulator
 from .test_attendance import punch, until
 
 ENTITY_ID = "event.principal_punch"
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Home Assistant's serializer and tests/snapshots/ (syrupy shadows the plugin's fixture)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.mark.usefixtures("init_integration")

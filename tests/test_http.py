@@ -17,7 +17,6 @@ from homeassistant.auth.const import GROUP_ID_READ_ONLY, GROUP_ID_USER
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 import yaml
@@ -51,12 +50,6 @@ PATHS = [DOCUMENT_PATH, f"/api/zkteco{DOCUMENT_PATH}"]
 ANA = "/devices/principal/users/123/enroll-finger"
 # Errors of the actions and the dashboard only: no REST client can get them.
 ACTION_ONLY_ERRORS = {"no_enrollment_running", "no_user_selected"}
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Answers kept in tests/snapshots/, as Home Assistant's own tests keep them."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 async def post(client: Any, body: bytes | None, path: str = ANA) -> tuple[ClientResponse, str]:

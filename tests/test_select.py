@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from unittest.mock import patch
 
 from homeassistant.components.select import (
     ATTR_OPTION,
@@ -22,7 +20,6 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
     snapshot_platform,
 )
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco.const import DEFAULT_SCAN_INTERVAL
@@ -30,18 +27,6 @@ from zksim import ZKSimulator
 
 USER_SELECT = "select.principal_user_to_enroll"
 FINGER_SELECT = "select.principal_finger_to_enroll"
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Home Assistant's serializer, in tests/snapshots/."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
-
-
-@pytest.fixture
-def only_selects() -> Iterator[None]:
-    with patch("custom_components.zkteco.PLATFORMS", [Platform.SELECT]):
-        yield
 
 
 async def select(hass: HomeAssistant, entity_id: str, option: str) -> None:
@@ -53,10 +38,10 @@ async def select(hass: HomeAssistant, entity_id: str, option: str) -> None:
     )
 
 
+@pytest.mark.parametrize("platforms", [[Platform.SELECT]])
 async def test_entities(
     hass: HomeAssistant,
     simulator: ZKSimulator,
-    only_selects: None,
     init_integration: MockConfigEntry,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,

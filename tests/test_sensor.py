@@ -35,10 +35,9 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def only_sensors() -> Iterator[None]:
-    with patch("custom_components.zkteco.PLATFORMS", [Platform.SENSOR]):
-        yield
+@pytest.fixture
+def platforms() -> list[Platform]:
+    return [Platform.SENSOR]
 
 
 async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
@@ -58,17 +57,11 @@ def state_of(hass: HomeAssistant, entity_id: str) -> str:
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_entities(
     hass: HomeAssistant,
-    simulator: ZKSimulator,
-    config_entry: MockConfigEntry,
+    init_integration: MockConfigEntry,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-
-    await snapshot_platform(hass, entity_registry, snapshot, config_entry.entry_id)
-    await hass.config_entries.async_unload(config_entry.entry_id)
+    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
 
 
 async def test_values_follow_the_terminal(
