@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import contextlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 import random
 import select
@@ -44,6 +45,7 @@ PATIENCE = 5.0
 
 ANA = TerminalUser(uid=1, user_id="123", name="Ana Garcia", privilege=0, card=0)
 LUIS = TerminalUser(uid=2, user_id="7", name="Luis Perez", privilege=14, card=4711)
+EVA = TerminalUser(uid=3, user_id="9", name="Eva", privilege=14, card=99)
 
 type TerminalFactory = Callable[..., ZKTerminal]
 
@@ -128,16 +130,80 @@ def test_read_clock(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     assert abs(terminal.read_clock() - datetime(2026, 11, 2, 9, 30, 0)) < timedelta(seconds=5)
 
 
-@pytest.mark.parametrize(("user_format", "name_size"), [(72, 24), (28, 8)])
-def test_read_users(
-    sim: ZKSimulator, terminal: ZKTerminal, user_format: int, name_size: int
+@pytest.fixture
+def after_counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], None]:
+    """Make something happen on the terminal right after the wrapper first reads its counters."""
+
+    def install(action: Callable[[], object]) -> None:
+        read_sizes = ZK.read_sizes
+        pending = [action]
+
+        def read_sizes_then_act(zk: ZK) -> bool:
+            result = bool(read_sizes(zk))
+            while pending:
+                pending.pop()()
+            return result
+
+        monkeypatch.setattr(ZK, "read_sizes", read_sizes_then_act)
+
+    return install
+
+
+@pytest.fixture(params=[72, 28], ids=["72_byte_users", "28_byte_users"])
+def user_format(request: pytest.FixtureRequest, sim: ZKSimulator) -> int:
+    """The terminal sends its users in the extended (72-byte) or the older (28-byte) layout."""
+    sim.user_format = request.param
+    return sim.user_format
+
+
+def as_sent(users: list[TerminalUser], user_format: int) -> list[TerminalUser]:
+    """The users as a layout carries them: the 28-byte one has room for 8 characters of a name."""
+    name_size = 24 if user_format == 72 else 8
+    return [replace(user, name=user.name[:name_size]) for user in users]
+
+
+def test_read_users(terminal: ZKTerminal, user_format: int) -> None:
+    assert terminal.read_users() == as_sent([ANA, LUIS], user_format)
+
+
+def test_user_without_a_name(sim: ZKSimulator, terminal: ZKTerminal, user_format: int) -> None:
+    """pyzk would call him "NN-9"; his name stays empty (and the password is never read)."""
+    sim.add_user(EVA.user_id, privilege=EVA.privilege, password="1234", card=EVA.card)
+    assert terminal.read_users()[-1] == replace(EVA, name="")
+
+
+def test_read_users_when_there_are_none(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    sim.clear_all_data()
+    assert terminal.read_users() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda sim: sim.add_user(EVA.user_id, EVA.name, EVA.privilege, card=EVA.card),
+            [ANA, LUIS, EVA],
+        ),
+        (lambda sim: sim.delete_user(LUIS.user_id), [ANA]),
+        (lambda sim: sim.clear_all_data(), []),
+    ],
+    ids=["added", "deleted", "all_deleted"],
+)
+def test_read_users_while_they_change(
+    sim: ZKSimulator,
+    terminal: ZKTerminal,
+    user_format: int,
+    after_counting: Callable[[Callable[[], object]], None],
+    change: Callable[[ZKSimulator], object],
+    expected: list[TerminalUser],
 ) -> None:
-    """Both user layouts; the 28-byte one has room for 8 characters of the name."""
-    sim.user_format = user_format
-    assert terminal.read_users() == [
-        TerminalUser(user.uid, user.user_id, user.name[:name_size], user.privilege, user.card)
-        for user in (ANA, LUIS)
-    ]
+    """A user added or deleted between the counter and the transfer: the layout is still found.
+
+    pyzk divides the table by the count from before: with 28-byte users it decodes the table as
+    72-byte ones and loses users or reads garbage.
+    """
+    after_counting(lambda: change(sim))
+    assert terminal.read_users() == as_sent(expected, user_format)
 
 
 def test_read_many_users_in_chunks(sim: ZKSimulator, terminal: ZKTerminal) -> None:
@@ -177,25 +243,6 @@ def test_read_attendance_when_empty(sim: ZKSimulator, terminal: ZKTerminal) -> N
     sim.clear_attendance()
     log = terminal.read_attendance([ANA, LUIS])
     assert (log.total, log.punches()) == (0, [])
-
-
-@pytest.fixture
-def after_counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], None]:
-    """Make something happen on the terminal right after the wrapper first reads its counters."""
-
-    def install(action: Callable[[], object]) -> None:
-        read_sizes = ZK.read_sizes
-        pending = [action]
-
-        def read_sizes_then_act(zk: ZK) -> bool:
-            result = bool(read_sizes(zk))
-            while pending:
-                pending.pop()()
-            return result
-
-        monkeypatch.setattr(ZK, "read_sizes", read_sizes_then_act)
-
-    return install
 
 
 @pytest.mark.parametrize("record_size", [8, 16, 40])
@@ -498,8 +545,15 @@ def test_chunk_answered_directly(socket_enabled: None) -> None:
         [LOG_OF_40_BYTES, tcp_reply(p.CMD_ACK_ERROR)],
         [LOG_OF_40_BYTES, tcp_reply(p.CMD_PREPARE_DATA) + tcp_reply(p.CMD_ACK_UNAUTH)],
         [tcp_reply(p.CMD_DATA, p.with_total_size(bytes(30))), ONE_RECORD],
+        [tcp_reply(p.CMD_DATA, struct.pack("<I", 40) + bytes(30))],
     ],
-    ids=["transfer_refused", "chunk_refused", "transfer_interrupted", "unknown_layout"],
+    ids=[
+        "transfer_refused",
+        "chunk_refused",
+        "transfer_interrupted",
+        "unknown_layout",
+        "truncated",
+    ],
 )
 def test_attendance_transfer_refused(socket_enabled: None, replies: list[bytes | None]) -> None:
     """The terminal refuses or garbles a transfer: the caller is told, the session survives."""
@@ -588,6 +642,16 @@ def test_traffic_counts_every_byte(sim: ZKSimulator, open_terminal: TerminalFact
     terminal.connect()
     terminal.read_clock()
     assert terminal.traffic() == (received + sim.bytes_out, sent + sim.bytes_in)  # sessions add up
+
+
+def test_traffic_counts_acknowledgements(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    sim.reset_stats()
+    terminal = open_terminal()
+    terminal.register_events()
+    sim.punch(ANA.user_id)
+    assert len(wait_for_events(terminal, 1)) == 1
+    assert sim.wait_for(lambda simulator: const.CMD_ACK_OK in simulator.commands)
+    assert terminal.traffic() == (sim.bytes_out, sim.bytes_in)
 
 
 def test_close_says_goodbye(sim: ZKSimulator, terminal: ZKTerminal) -> None:

@@ -13,25 +13,30 @@ What pyzk 0.9 gets wrong, and what we do instead:
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
   100,000 records and 3,000 users) and decodes all of the log; we decode only the records asked for.
-  It also takes the record layout from the log's size divided by the record counter read before
-  the transfer, which a punch in between breaks; we check it against the counter read after.
+- ``get_users()`` and ``get_attendance()`` take the row layout from the table's size divided by
+  the row counter read before the transfer, which a row added or deleted in between breaks; we
+  check it against the counter read after. ``get_users()`` also names a user without a name
+  "NN-<user id>"; we keep the name empty, and do not keep the password at all.
 - ``enroll_user()`` blocks for minutes, leaves the terminal in enrollment mode on a socket
   timeout, assumes each read returns exactly one event and returns only a bool. We start the
   enrollment and read its events like any other realtime event; the caller owns the outcome.
 - ``live_capture()`` parses some event sizes only and assumes one event per read.
+
+pyzk ships no type information: ``_PyZK`` declares the part of it we use, so that its ``Any``
+stays in this module.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 import select
 import socket
 import struct
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Self, TypedDict, cast
 
 from zk import ZK, const
 from zk.base import make_commkey
@@ -48,7 +53,7 @@ _TCP_MAX_CHUNK: Final = 0xFFC0
 _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
-EVENT_MASK: Final = const.EF_ATTLOG | const.EF_FINGER | const.EF_ENROLLFINGER | const.EF_FPFTR
+EVENT_MASK: Final[int] = const.EF_ATTLOG | const.EF_FINGER | const.EF_ENROLLFINGER | const.EF_FPFTR
 
 
 class TerminalError(Exception):
@@ -200,10 +205,72 @@ def _text(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode(errors="ignore")
 
 
-class _FramedZK(ZK):
-    """pyzk's client with a transport that reads whole frames and sets realtime events aside."""
+class _Reply(TypedDict):
+    """What pyzk's commands expect from its ``__send_command``."""
 
-    _ZK__header: tuple[int, ...]
+    status: bool
+    code: int
+
+
+if TYPE_CHECKING:
+
+    class _PyZK:
+        """The part of pyzk 0.9's ``ZK`` we use, with the types it has at run time.
+
+        Attributes named ``_ZK__*`` are its private ones, as name mangling spells them.
+        """
+
+        tcp: bool
+        is_connect: bool
+        users: int
+        fingers: int
+        records: int
+        cards: int
+        users_cap: int
+        fingers_cap: int
+        rec_cap: int
+        _ZK__address: tuple[str, int]
+        _ZK__timeout: float
+        _ZK__password: int
+        _ZK__sock: socket.socket
+        _ZK__session_id: int
+        _ZK__reply_id: int
+        _ZK__header: tuple[int, ...]
+        _ZK__response: int
+        _ZK__data: bytes
+        _ZK__data_recv: bytes
+        _ZK__tcp_length: int
+
+        def __init__(
+            self,
+            ip: str,
+            port: int,
+            timeout: float,
+            password: int,
+            force_udp: bool,
+            ommit_ping: bool,
+        ) -> None: ...
+        def _ZK__create_header(
+            self, command: int, command_string: bytes, session_id: int, reply_id: int
+        ) -> bytes: ...
+        def read_sizes(self) -> bool: ...
+        def get_serialnumber(self) -> str: ...
+        def get_device_name(self) -> str: ...
+        def get_firmware_version(self) -> str: ...
+        def get_platform(self) -> str: ...
+        def get_mac(self) -> str: ...
+        def get_time(self) -> datetime: ...
+        def reg_event(self, flags: int) -> None: ...
+        def cancel_capture(self) -> bool: ...
+        def enable_device(self) -> bool: ...
+        def free_data(self) -> bool: ...
+
+else:
+    _PyZK = ZK
+
+
+class _FramedZK(_PyZK):
+    """pyzk's client with a transport that reads whole frames and sets realtime events aside."""
 
     def __init__(self, config: TerminalConfig) -> None:
         super().__init__(
@@ -220,13 +287,12 @@ class _FramedZK(ZK):
 
     @property
     def sock(self) -> socket.socket:
-        return cast(socket.socket, self._ZK__sock)
+        return self._ZK__sock
 
-    def connect(self) -> ZK:
+    def connect(self) -> Self:
         """Open the session like pyzk does, minus the ping and the second probe connection."""
         self.sock.close()  # pyzk opened a UDP socket in __init__ that we do not use
         if self.tcp:
-            self.user_packet_size = 72
             self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -236,8 +302,7 @@ class _FramedZK(ZK):
         reply = self.send_command(const.CMD_CONNECT)
         self._ZK__session_id = self._ZK__header[2]
         if reply["code"] == const.CMD_ACK_UNAUTH:
-            key = cast(bytes, self._make_commkey())
-            reply = self.send_command(const.CMD_AUTH, key)
+            reply = self.send_command(const.CMD_AUTH, self._make_commkey())
         if reply["code"] == const.CMD_ACK_UNAUTH:
             raise TerminalAuthError("The terminal refused the comm key")
         if not reply["status"]:
@@ -251,13 +316,13 @@ class _FramedZK(ZK):
             make_commkey(self._ZK__password, self._ZK__session_id),
         )
 
-    def send_command(self, command: int, payload: bytes = b"") -> dict[str, Any]:
-        return cast(dict[str, Any], self._ZK__send_command(command, payload))
+    def send_command(self, command: int, payload: bytes = b"") -> _Reply:
+        return self._ZK__send_command(command, payload)
 
     # pyzk calls its private __send_command everywhere; defining the mangled name replaces it.
     def _ZK__send_command(
         self, command: int, command_string: bytes = b"", response_size: int = 8
-    ) -> dict[str, Any]:
+    ) -> _Reply:
         packet = self._ZK__create_header(
             command, command_string, self._ZK__session_id, self._ZK__reply_id
         )
@@ -330,12 +395,17 @@ class _FramedZK(ZK):
             return packet
 
     def acknowledge_event(self) -> None:
-        self._ZK__ack_ok()
+        """Tell the terminal an event arrived (pyzk's ``__ack_ok`` would not count the bytes)."""
+        self.send_packet(
+            self._ZK__create_header(
+                const.CMD_ACK_OK, b"", self._ZK__session_id, const.USHRT_MAX - 1
+            )
+        )
 
     def read_with_buffer(self, command: int, fct: int = 0, ext: int = 0) -> tuple[bytes, int]:
         """Read a large table in chunks, the way the terminal hands it out."""
         self.send_command(_CMD_PREPARE_BUFFER, struct.pack("<bhii", 1, command, fct, ext))
-        data: bytes = self._ZK__data
+        data = self._ZK__data
         code = self._ZK__response
         if code == const.CMD_DATA:
             return data, len(data)
@@ -351,10 +421,33 @@ class _FramedZK(ZK):
         joined = b"".join(chunks)
         return joined, len(joined)
 
+    def read_table(
+        self, command: int, fct: int, count: Callable[[], int], row_sizes: Collection[int]
+    ) -> tuple[bytes, int]:
+        """A whole table (users, attendance) and the size of its rows; no rows when it is empty.
+
+        The table does not say how large its rows are. pyzk divides its size by the row counter
+        read before the transfer, which goes wrong when a row is added or deleted in between: we
+        read the counter again after it.
+        """
+        self.read_sizes()
+        counted_before = count()
+        if counted_before == 0:
+            return b"", 0
+        data, _ = self.read_with_buffer(command, fct)
+        size = struct.unpack_from("<I", data)[0]
+        if size == 0:  # emptied since the counter was read
+            return b"", 0
+        if len(data) < 4 + size:
+            raise ZKErrorResponse(f"a table of {size} bytes came with {len(data) - 4}")
+        self.read_sizes()
+        row_size = _row_size(size, row_sizes, counted_before, count())
+        return data[4 : 4 + size], row_size
+
     def _read_chunk(self, start: int, size: int) -> bytes:
         reply = self.send_command(_CMD_READ_BUFFER, struct.pack("<ii", start, size))
         if reply["code"] == const.CMD_DATA:
-            return cast(bytes, self._ZK__data)
+            return self._ZK__data
         if reply["code"] == const.CMD_PREPARE_DATA:
             return self.receive_prepared_data()
         raise ZKErrorResponse(f"chunk {start}+{size} refused ({reply['code']})")
@@ -416,23 +509,43 @@ _RECORD_LAYOUTS: Final = {
 }
 
 
-def _record_size(log_size: int, counted_before: int, counted_after: int) -> int:
-    """The record layout of an attendance log of ``log_size`` bytes.
+def _user_from_72_bytes(fields: tuple[Any, ...]) -> TerminalUser:
+    uid, privilege, _password, name, card, _group, user_id = fields
+    return TerminalUser(uid, _text(user_id), _text(name).strip(), privilege, card)
 
-    pyzk divides the size by the record counter read before the transfer, which goes wrong when
-    someone punches in between. The log holds at least as many records as the counter showed
-    before the transfer and at most as many as it shows after it.
+
+def _user_from_28_bytes(fields: tuple[Any, ...]) -> TerminalUser:
+    uid, privilege, _password, name, card, _group, _timezone, user_id = fields
+    return TerminalUser(uid, str(user_id), _text(name).strip(), privilege, card)
+
+
+# Firmware with the extended user format sends 72 bytes a user, older firmware 28: uid,
+# privilege, password, name, card, group, (timezone,) user id; the password is skipped.
+_USER_LAYOUTS: Final = {
+    72: (struct.Struct("<HB8s24sIx7sx24s"), _user_from_72_bytes),
+    28: (struct.Struct("<HB5s8sIxBhI"), _user_from_28_bytes),
+}
+
+
+def _row_size(
+    table_size: int, row_sizes: Collection[int], counted_before: int, counted_after: int
+) -> int:
+    """Which of ``row_sizes`` a table of ``table_size`` bytes is made of.
+
+    The table holds as many rows as its counter showed at some moment of the transfer: between
+    the counts before and after it (rows may have been added or deleted meanwhile).
     """
+    fewest, most = sorted((counted_before, counted_after))
     fitting = [
         size
-        for size in _RECORD_LAYOUTS
-        if log_size % size == 0 and counted_before <= log_size // size <= counted_after
+        for size in row_sizes
+        if table_size % size == 0 and fewest <= table_size // size <= most
     ]
     if not fitting:
         raise TerminalRefusedError(
-            f"an attendance log of {log_size} bytes does not hold {counted_before} records"
+            f"a table of {table_size} bytes does not hold {counted_before} to {counted_after} rows"
         )
-    return min(fitting, key=lambda size: log_size // size)
+    return min(fitting, key=lambda size: table_size // size)
 
 
 def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
@@ -549,38 +662,35 @@ class ZKTerminal:
 
     def read_clock(self) -> datetime:
         with self._call() as zk:
-            return cast(datetime, zk.get_time())
+            return zk.get_time()
 
     def read_users(self) -> list[TerminalUser]:
         with self._call() as zk:
-            return [
-                TerminalUser(user.uid, str(user.user_id), user.name, user.privilege, user.card)
-                for user in zk.get_users()
-            ]
+            rows, row_size = zk.read_table(
+                const.CMD_USERTEMP_RRQ, const.FCT_USER, lambda: zk.users, _USER_LAYOUTS
+            )
+            if not rows:
+                return []
+            layout, decode = _USER_LAYOUTS[row_size]
+            return [decode(fields) for fields in layout.iter_unpack(rows)]
 
     def read_attendance(self, users: list[TerminalUser]) -> AttendanceLog:
         """Transfer the whole log (the protocol offers no other way); decode it lazily."""
         with self._call() as zk:
-            zk.read_sizes()
-            counted_before = zk.records
-            if counted_before == 0:
+            records, record_size = zk.read_table(
+                const.CMD_ATTLOG_RRQ, 0, lambda: zk.records, _RECORD_LAYOUTS
+            )
+            if not records:
                 return _EMPTY_LOG
-            data, _ = zk.read_with_buffer(const.CMD_ATTLOG_RRQ)
-            log_size = struct.unpack_from("<I", data)[0]
-            if log_size == 0:  # cleared since the counter was read
-                return _EMPTY_LOG
-            zk.read_sizes()
-            record_size = _record_size(log_size, counted_before, zk.records)
             layout = _RECORD_LAYOUTS[record_size]
-            total = log_size // record_size
             decode_one = _attendance_decoder(
                 record_size, {user.uid: user.user_id for user in users}
             )
 
-            def decode(records: bytes) -> list[Punch]:
-                return [decode_one(fields) for fields in layout.iter_unpack(records)]
+            def decode(rows: bytes) -> list[Punch]:
+                return [decode_one(fields) for fields in layout.iter_unpack(rows)]
 
-            return AttendanceLog(total, data[4 : 4 + total * record_size], decode, record_size)
+            return AttendanceLog(len(records) // record_size, records, decode, record_size)
 
     def has_template(self, uid: int, finger: int) -> bool:
         with self._call() as zk:
