@@ -1,16 +1,26 @@
-"""Adding, re-authenticating, reconfiguring and tuning a terminal from the UI."""
+"""Adding (by hand or discovered), re-authenticating, reconfiguring and tuning a terminal."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_DHCP,
+    SOURCE_IGNORE,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
+from homeassistant.loader import async_get_dhcp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -29,6 +39,8 @@ from .conftest import closed_port, entry_data
 
 OTHER_SERIAL = "CQUJ203960999"
 COMM_KEY = 4321
+# Where the entry of a terminal that has since moved still points (TEST-NET-1: nobody there).
+OLD_HOST = "192.0.2.10"
 
 
 @pytest.fixture(autouse=True)
@@ -104,22 +116,28 @@ async def add_terminal(hass: HomeAssistant, port: int, **changes: Any) -> Config
     return await submit(hass, await start_user_flow(hass), port, **changes)
 
 
+def assert_added(
+    result: ConfigFlowResult, sim: ZKSimulator, title: str, device_id: str, comm_key: int = 0
+) -> None:
+    """The terminal of ``sim`` was added as typed, is known by its serial number and set up."""
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == title
+    assert result["data"] == {
+        CONF_DEVICE_ID: device_id,
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: sim.port,
+        CONF_COMM_KEY: comm_key,
+        CONF_PROTOCOL: PROTOCOL_TCP,
+    }
+    assert result["result"].unique_id == sim.serial
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
 async def test_user_step_creates_entry(hass: HomeAssistant, simulator: ZKSimulator) -> None:
     """The terminal is read once; its serial number becomes the unique id."""
     result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: "puerta"})
 
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Principal"
-    assert result["data"] == {
-        CONF_DEVICE_ID: "puerta",
-        CONF_HOST: "127.0.0.1",
-        CONF_PORT: simulator.port,
-        CONF_COMM_KEY: 0,
-        CONF_PROTOCOL: PROTOCOL_TCP,
-    }
-    entry = result["result"]
-    assert entry.unique_id == simulator.serial
-    assert entry.state is ConfigEntryState.LOADED
+    assert_added(result, simulator, title="Principal", device_id="puerta")
 
 
 @pytest.mark.parametrize(
@@ -315,3 +333,218 @@ async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -
     assert coordinator.update_interval == timedelta(seconds=60)
     assert coordinator.timezone == ZoneInfo("America/Bogota")
     assert coordinator.data.clock.tzinfo == ZoneInfo("America/Bogota")
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def discovery_port(simulator: ZKSimulator) -> Iterator[None]:
+    """Discovery probes port 4370, where terminals listen: here, the simulator's port."""
+    with patch("custom_components.zkteco.config_flow.DEFAULT_PORT", simulator.port):
+        yield
+
+
+def dhcp_mac(sim: ZKSimulator) -> str:
+    """The terminal's MAC as DHCP discovery hands it over: lower case, no colons."""
+    return sim.mac.replace(":", "").lower()
+
+
+async def discover(hass: HomeAssistant, sim: ZKSimulator) -> ConfigFlowResult:
+    """The terminal asked the network for an address, and got 127.0.0.1."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_DHCP},
+        data=DhcpServiceInfo(ip="127.0.0.1", hostname="k40", macaddress=dhcp_mac(sim)),
+    )
+
+
+async def discovered_form(hass: HomeAssistant, sim: ZKSimulator, step_id: str) -> ConfigFlowResult:
+    """Discover the terminal of ``sim``; the flow must show the form ``step_id`` first."""
+    result = await discover(hass, sim)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step_id
+    return result
+
+
+async def discovery_abort_reason(hass: HomeAssistant, sim: ZKSimulator) -> str:
+    """Why discovering the terminal of ``sim`` ended at once."""
+    result = await discover(hass, sim)
+    assert result["type"] is FlowResultType.ABORT
+    return str(result["reason"])
+
+
+def add_moved_entry(hass: HomeAssistant, sim: ZKSimulator) -> MockConfigEntry:
+    """The terminal of ``sim``, added when it had another address."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=sim.serial, data={**entry_data(sim), CONF_HOST: OLD_HOST}
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+def register_device(hass: HomeAssistant, entry: MockConfigEntry, sim: ZKSimulator) -> None:
+    """The device an entry registers for its terminal, with the terminal's MAC."""
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(entry.domain, sim.serial)},
+        connections={(dr.CONNECTION_NETWORK_MAC, sim.mac)},
+    )
+
+
+async def test_dhcp_requests_of_zkteco_terminals_reach_us(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """ZKTeco's MAC prefix, and terminals already added whatever their MAC."""
+    matchers = [matcher for matcher in await async_get_dhcp(hass) if matcher["domain"] == DOMAIN]
+
+    assert {"domain": DOMAIN, "registered_devices": True} in matchers
+    assert any(
+        dhcp_mac(simulator).startswith(matcher.get("macaddress", "").rstrip("*").lower())
+        for matcher in matchers
+        if "macaddress" in matcher
+    )
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_creates_entry(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """The terminal is read, shown, and added once named."""
+    result = await discovered_form(hass, simulator, "discovery_confirm")
+    assert result["description_placeholders"] == {
+        CONF_HOST: "127.0.0.1",
+        "mac": "00:17:61:c8:31:07",
+        "model": "K40",
+        "serial": simulator.serial,
+    }
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: "Puerta Norte"}
+    )
+    await hass.async_block_till_done()
+
+    assert_added(result, simulator, title="Puerta Norte", device_id="puerta_norte")
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_of_terminal_with_comm_key(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """The comm key is asked first: the terminal cannot be read without it."""
+    simulator.comm_key = COMM_KEY
+    result = await discovered_form(hass, simulator, "discovery_comm_key")
+    assert result["description_placeholders"] == {
+        CONF_HOST: "127.0.0.1",
+        "mac": "00:17:61:c8:31:07",
+    }
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_COMM_KEY: 1.0})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_COMM_KEY: float(COMM_KEY)}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"]["serial"] == simulator.serial
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: "Principal"}
+    )
+    await hass.async_block_till_done()
+    assert_added(result, simulator, title="Principal", device_id="principal", comm_key=COMM_KEY)
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_checks_like_the_user_step(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """A bad device id is refused, and what was typed is kept."""
+    result = await discover(hass, simulator)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: "Puerta", CONF_DEVICE_ID: "con espacio"}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert result["errors"] == {CONF_DEVICE_ID: "invalid_device_id"}
+    name = next(key for key in result["data_schema"].schema if key.schema == CONF_NAME)
+    assert name.default() == "Puerta"
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_follows_a_terminal_that_moved(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """Read at its new address, the terminal is known by its serial number."""
+    entry = add_moved_entry(hass, simulator)
+
+    assert await discovery_abort_reason(hass, simulator) == "already_configured"
+    assert entry.data[CONF_HOST] == "127.0.0.1"
+
+
+async def test_dhcp_discovery_knows_a_terminal_by_its_mac(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """A terminal with a comm key cannot be read: its device's MAC tells who it is."""
+    simulator.comm_key = COMM_KEY
+    entry = add_moved_entry(hass, simulator)
+    register_device(hass, entry, simulator)
+    simulator.reset_stats()
+
+    assert await discovery_abort_reason(hass, simulator) == "already_configured"
+    assert entry.data[CONF_HOST] == "127.0.0.1"
+    assert simulator.commands == []
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_ignores_other_integrations_devices(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """A router's integration may register the same MAC: that is no terminal of ours."""
+    router = MockConfigEntry(domain="router")
+    router.add_to_hass(hass)
+    register_device(hass, router, simulator)
+
+    await discovered_form(hass, simulator, "discovery_confirm")
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_dhcp_discovery_offers_a_terminal_once(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """Before its comm key is known, the MAC keeps a second discovery from offering it again."""
+    simulator.comm_key = COMM_KEY
+    await discovered_form(hass, simulator, "discovery_comm_key")
+    assert await discovery_abort_reason(hass, simulator) == "already_in_progress"
+
+
+async def test_dhcp_discovery_of_an_ignored_terminal(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """A terminal with a comm key, ignored when offered, is not offered again."""
+    simulator.comm_key = COMM_KEY
+    MockConfigEntry(
+        domain=DOMAIN, source=SOURCE_IGNORE, unique_id=dr.format_mac(simulator.mac)
+    ).add_to_hass(hass)
+
+    assert await discovery_abort_reason(hass, simulator) == "already_configured"
+
+
+async def test_dhcp_discovery_cannot_connect(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """Nothing answers on the terminal port (a terminal that speaks UDP only, say)."""
+    with patch("custom_components.zkteco.config_flow.DEFAULT_PORT", closed_port()):
+        assert await discovery_abort_reason(hass, simulator) == "cannot_connect"
+
+
+@pytest.mark.usefixtures("discovery_port")
+async def test_adding_by_hand_ends_a_pending_discovery(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """Whoever finishes first adds the terminal; the other flow goes away."""
+    await discovered_form(hass, simulator, "discovery_confirm")
+
+    result = await add_terminal(hass, simulator.port)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert hass.config_entries.flow.async_progress() == []

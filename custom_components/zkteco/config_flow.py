@@ -7,9 +7,15 @@ import re
 from typing import Any
 import zoneinfo
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -19,6 +25,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
 )
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.util import slugify
 import voluptuous as vol
 
@@ -57,9 +64,12 @@ PROTOCOL_SELECTOR = SelectSelector(
 )
 
 
-def _connection_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+COMM_KEY_SCHEMA = vol.Schema({vol.Required(CONF_COMM_KEY): COMM_KEY_SELECTOR})
+
+
+def _link_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    """How to talk to a terminal whose address is known."""
     return {
-        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): TextSelector(),
         vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): PORT_SELECTOR,
         vol.Required(CONF_COMM_KEY, default=defaults.get(CONF_COMM_KEY, 0)): COMM_KEY_SELECTOR,
         vol.Required(
@@ -68,16 +78,29 @@ def _connection_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     }
 
 
+def _connection_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    return {
+        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): TextSelector(),
+        **_link_fields(defaults),
+    }
+
+
+def _naming_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    return {
+        vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, vol.UNDEFINED)): TextSelector(),
+        vol.Optional(
+            CONF_DEVICE_ID, description={"suggested_value": defaults.get(CONF_DEVICE_ID)}
+        ): TextSelector(),
+    }
+
+
 def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    return vol.Schema(
-        {
-            vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, vol.UNDEFINED)): TextSelector(),
-            vol.Optional(
-                CONF_DEVICE_ID, description={"suggested_value": defaults.get(CONF_DEVICE_ID)}
-            ): TextSelector(),
-            **_connection_fields(defaults),
-        }
-    )
+    return vol.Schema({**_naming_fields(defaults), **_connection_fields(defaults)})
+
+
+def _discovery_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """The user step without the host: discovery found it."""
+    return vol.Schema({**_naming_fields(defaults), **_link_fields(defaults)})
 
 
 def _normalized(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,6 +139,11 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
 
+    def __init__(self) -> None:
+        # A discovered terminal: how it was reached, and what it said about itself.
+        self._discovered: dict[str, Any] = {}
+        self._found: dict[str, str] = {}
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ZKTecoConfigEntry) -> ZKTecoOptionsFlow:
@@ -123,21 +151,32 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
-        if user_input is not None:
-            data = _normalized(user_input)
-            data[CONF_DEVICE_ID] = str(
-                user_input.get(CONF_DEVICE_ID) or slugify(data[CONF_NAME])
-            ).strip()
-            self._check_device_id(data[CONF_DEVICE_ID], errors)
-            if not errors and (info := await _async_probe(self.hass, data, errors)):
-                await self.async_set_unique_id(info.serial_number)
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=data.pop(CONF_NAME), data=data)
+        if user_input is not None and (
+            result := await self._async_add_terminal(user_input, errors)
+        ):
+            return result
         return self.async_show_form(
             step_id="user",
             data_schema=_user_schema(user_input or {}),
             errors=errors,
         )
+
+    async def _async_add_terminal(
+        self, user_input: Mapping[str, Any], errors: dict[str, str]
+    ) -> ConfigFlowResult | None:
+        """Create the entry once the terminal has been read; else None, and why in ``errors``."""
+        data = _normalized(user_input)
+        data[CONF_DEVICE_ID] = str(
+            user_input.get(CONF_DEVICE_ID) or slugify(data[CONF_NAME])
+        ).strip()
+        self._check_device_id(data[CONF_DEVICE_ID], errors)
+        if errors or not (info := await _async_probe(self.hass, data, errors)):
+            return None
+        # Not raising on progress: whoever finishes first adds the terminal, and Home Assistant
+        # then drops the other flows for it (a pending discovery, say).
+        await self.async_set_unique_id(info.serial_number, raise_on_progress=False)
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(title=data.pop(CONF_NAME), data=data)
 
     def _check_device_id(self, device_id: str, errors: dict[str, str]) -> None:
         if not DEVICE_ID_PATTERN.match(device_id):
@@ -146,6 +185,93 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
             entry.data.get(CONF_DEVICE_ID) == device_id for entry in self._async_current_entries()
         ):
             errors[CONF_DEVICE_ID] = "duplicate_device_id"
+
+    async def async_step_dhcp(self, discovery_info: DhcpServiceInfo) -> ConfigFlowResult:
+        """A terminal asked for an address: follow a known one, offer a new one."""
+        host = discovery_info.ip
+        mac = dr.format_mac(discovery_info.macaddress)
+        if known := self._entry_with_mac(mac):
+            # Known by its MAC: its host is updated and the flow ends, with no need to read the
+            # terminal (a comm key could keep us from it).
+            await self.async_set_unique_id(known.unique_id)
+            self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+        # Until its serial number is read, the MAC stands for the terminal: a terminal with a
+        # comm key is then offered once, and stays away once ignored.
+        await self.async_set_unique_id(mac)
+        self._abort_if_unique_id_configured()
+        self._discovered = {
+            CONF_HOST: host,
+            CONF_PORT: DEFAULT_PORT,
+            CONF_COMM_KEY: 0,
+            CONF_PROTOCOL: PROTOCOL_TCP,
+        }
+        self._found = {CONF_HOST: host, "mac": mac}
+        self.context["title_placeholders"] = {CONF_NAME: host}
+        errors: dict[str, str] = {}
+        if info := await _async_probe(self.hass, self._discovered, errors):
+            return await self._async_identified(info)
+        if errors["base"] == "invalid_auth":
+            return await self.async_step_discovery_comm_key()
+        return self.async_abort(reason="cannot_connect")
+
+    def _entry_with_mac(self, mac: str) -> ConfigEntry | None:
+        """The entry whose terminal has this MAC, known from the device it registered."""
+        registry = dr.async_get(self.hass)
+        connection = (dr.CONNECTION_NETWORK_MAC, mac)
+        return next(
+            (
+                entry
+                for entry in self._async_current_entries(include_ignore=False)
+                if any(
+                    connection in device.connections
+                    for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+                )
+            ),
+            None,
+        )
+
+    async def async_step_discovery_comm_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The discovered terminal has a comm key: it is needed to read the terminal."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._discovered[CONF_COMM_KEY] = int(user_input[CONF_COMM_KEY])
+            if info := await _async_probe(self.hass, self._discovered, errors):
+                return await self._async_identified(info)
+        return self.async_show_form(
+            step_id="discovery_comm_key",
+            data_schema=COMM_KEY_SCHEMA,
+            description_placeholders=self._found,
+            errors=errors,
+        )
+
+    async def _async_identified(self, info: TerminalInfo) -> ConfigFlowResult:
+        """The discovered terminal was read: follow it if known, else ask for its name."""
+        await self.async_set_unique_id(info.serial_number)
+        self._abort_if_unique_id_configured(updates={CONF_HOST: self._discovered[CONF_HOST]})
+        self._discovered[CONF_NAME] = info.model
+        self._found.update(model=info.model, serial=info.serial_number)
+        self.context["title_placeholders"] = {CONF_NAME: f"{info.model} ({info.serial_number})"}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the discovered terminal; the rest is as in the user step, bar the host."""
+        errors: dict[str, str] = {}
+        if user_input is not None and (
+            result := await self._async_add_terminal(
+                {**user_input, CONF_HOST: self._discovered[CONF_HOST]}, errors
+            )
+        ):
+            return result
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            data_schema=_discovery_schema(user_input or self._discovered),
+            description_placeholders=self._found,
+            errors=errors,
+        )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         return await self.async_step_reauth_confirm()
@@ -163,7 +289,7 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(CONF_COMM_KEY): COMM_KEY_SELECTOR}),
+            data_schema=COMM_KEY_SCHEMA,
             description_placeholders={CONF_NAME: entry.title},
             errors=errors,
         )
