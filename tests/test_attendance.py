@@ -104,6 +104,17 @@ async def test_punch_fires_one_event(
     assert events[0].data["time"] == "2026-11-03T09:00:00+01:00"
 
 
+async def test_user_without_a_name(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Terminals allow nameless users: the event says so rather than inventing a name."""
+    simulator.add_user("9")
+    await poll(hass, init_integration)
+    simulator.punch("9")
+    await until(lambda: len(events) == 1)
+    assert (events[0].data["user_id"], events[0].data["name"]) == ("9", None)
+
+
 async def test_burst_in_one_read(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:

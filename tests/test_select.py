@@ -75,3 +75,16 @@ async def test_user_options_follow_the_terminal(
     state = hass.states.get(USER_SELECT)
     assert state.attributes[ATTR_OPTIONS] == ["Luis Perez (7)"]
     assert state.state == "unknown"
+
+
+async def test_user_without_a_name_is_listed_by_id(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    simulator.add_user("9")
+    async_fire_time_changed(hass, dt_util.utcnow() + DEFAULT_SCAN_INTERVAL + timedelta(seconds=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    options = hass.states.get(USER_SELECT).attributes[ATTR_OPTIONS]
+    assert options == ["9", "Ana Garcia (123)", "Luis Perez (7)"]
+    await select(hass, USER_SELECT, "9")
+    assert init_integration.runtime_data.enrollment.selected_user_id == "9"

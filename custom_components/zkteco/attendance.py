@@ -296,7 +296,7 @@ class AttendanceTracker:
         user = (data.users if data is not None else self._users).get(punch.user_id)
         return PunchRecord(
             user_id=punch.user_id,
-            name=user.name if user else None,
+            name=(user.name or None) if user else None,
             time=self._coordinator.localize(punch.timestamp),
             punch=punch.punch,
             kind=PUNCH_KINDS.get(punch.punch, "other"),

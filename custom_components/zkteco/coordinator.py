@@ -194,11 +194,12 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
 @callback
 def async_find_coordinator(hass: HomeAssistant, device_id: str) -> ZKTecoCoordinator | None:
     """The loaded terminal with this config-flow device id, or this device registry id."""
-    registry_device = dr.async_get(hass).async_get(device_id)
+    registry = dr.async_get(hass)
     entries: list[ZKTecoConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
     for entry in entries:
-        if entry.data[CONF_DEVICE_ID] == device_id or (
-            registry_device is not None and entry.entry_id in registry_device.config_entries
+        if entry.data[CONF_DEVICE_ID] == device_id or any(
+            device.id == device_id
+            for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
         ):
             return entry.runtime_data
     return None

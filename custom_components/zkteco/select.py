@@ -20,8 +20,10 @@ PARALLEL_UPDATES = 0
 def _user_options(coordinator: ZKTecoCoordinator) -> dict[str, str]:
     """Option label for each user id; names repeat, so the id is part of the label."""
     return {
-        f"{user.name} ({user.user_id})": user.user_id
-        for user in sorted(coordinator.data.users.values(), key=lambda user: user.name.lower())
+        f"{user.name} ({user.user_id})" if user.name else user.user_id: user.user_id
+        for user in sorted(
+            coordinator.data.users.values(), key=lambda user: (user.name or user.user_id).lower()
+        )
     }
 
 
