@@ -7,7 +7,7 @@ from datetime import datetime
 import socket
 from unittest.mock import patch
 
-from homeassistant.const import CONF_HOST, CONF_PORT, Platform
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform, __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -26,6 +26,7 @@ from custom_components.zkteco.const import (
 )
 from zksim import ZKSimulator
 
+SNAPSHOTS_HA_VERSION = "2026.10.4"
 HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
 # A terminal that stops answering must fail fast in tests, not after the real timeout.
 SHORT_TIMEOUT = 0.2
@@ -40,6 +41,10 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Home Assistant's serializer and tests/snapshots/ (syrupy shadows the plugin's fixture)."""
+    if HA_VERSION != SNAPSHOTS_HA_VERSION:
+        # Other versions serialize registry entries and attributes differently; what the
+        # snapshots show is asserted by the other tests on every version.
+        pytest.skip(f"snapshots are taken with Home Assistant {SNAPSHOTS_HA_VERSION}")
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 

@@ -79,6 +79,7 @@ async def test_wrong_comm_key_starts_reauth(
 def second_simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
     """Another K40 with one user."""
     with ZKSimulator(serial=SECOND_SERIAL) as sim:
+        sim.mac = "00:17:61:C8:31:08"  # two terminals never share a MAC
         sim.add_user("1", "Marta Ruiz")
         yield sim
 

@@ -292,7 +292,8 @@ def test_service_has_an_icon(service: str) -> None:
 
 
 def test_quality_scale_lists_every_rule() -> None:
-    assert set(QUALITY_SCALE["rules"]) == set(SCALE_RULES)
+    """Every rule Home Assistant knows (older versions know fewer)."""
+    assert set(SCALE_RULES) <= set(QUALITY_SCALE["rules"])
 
 
 TIERS = ("bronze", "silver", "gold", "platinum")
@@ -312,7 +313,7 @@ def _rule_tiers() -> dict[str, str]:
 RULE_TIERS = _rule_tiers()
 
 
-@pytest.mark.parametrize("rule", sorted(SCALE_RULES))
+@pytest.mark.parametrize("rule", sorted(QUALITY_SCALE["rules"]))
 def test_quality_scale_rule_is_met(rule: str) -> None:
     """Done or exempt up to the claimed tier; above it, todo is honest. Each with its reason."""
     entry = QUALITY_SCALE["rules"].get(rule)
