@@ -19,7 +19,6 @@ from zk import ZK, const
 
 from custom_components.zkteco.terminal import (
     EnrollmentResult,
-    FingerPlaced,
     FingerScored,
     Punch,
     TerminalAuthError,
@@ -33,8 +32,8 @@ from custom_components.zkteco.terminal import (
     _decode_event,
     checksum,
 )
-from zksim import PressOutcome, Record, ZKSimulator, protocol as p
-from zksim.records import pack_records
+from zksim import PressOutcome, Record, User, ZKSimulator, commands as sim_commands, protocol as p
+from zksim.records import EVENT_SIZES, pack_records
 
 from .conftest import HISTORY_RECORDS, HISTORY_START, closed_port
 
@@ -46,6 +45,8 @@ PATIENCE = 5.0
 ANA = TerminalUser(uid=1, user_id="123", name="Ana Garcia", privilege=0, card=0)
 LUIS = TerminalUser(uid=2, user_id="7", name="Luis Perez", privilege=14, card=4711)
 EVA = TerminalUser(uid=3, user_id="9", name="Eva", privilege=14, card=99)
+# A 32-byte EF_ATTLOG payload no firmware should send, but a garbled one might.
+PUNCH_ON_FEBRUARY_30 = struct.pack("<24sBB6s", b"123", 1, 0, bytes((26, 2, 30, 9, 0, 0)))
 
 type TerminalFactory = Callable[..., ZKTerminal]
 
@@ -273,6 +274,22 @@ def test_has_template(terminal: ZKTerminal) -> None:
     assert not terminal.has_template(ANA.uid, 0)
 
 
+def test_has_template_of_a_high_uid(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """The uid goes out unsigned: uids above 32767 exist on terminals with many users."""
+    sim.store_user(User(40000, "40000"))
+    sim.add_template("40000", 3)
+    assert terminal.has_template(40000, 3)
+    assert not terminal.has_template(40000, 4)
+
+
+def test_template_missing_acknowledged(
+    terminal: ZKTerminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some firmware answers a missing template with CMD_ACK_OK (zk-protocol's example does)."""
+    monkeypatch.setitem(sim_commands.HANDLERS, p.CMD_GET_USERTEMP, lambda *_: sim_commands.ok())
+    assert not terminal.has_template(ANA.uid, 0)
+
+
 # -- enrollment and realtime events -----------------------------------------------------------
 
 
@@ -285,14 +302,9 @@ def test_enrollment(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     sim.press_finger(PressOutcome.BAD_QUALITY)
     for _ in range(3):
         sim.press_finger(PressOutcome.GOOD)
-    events = wait_for_events(terminal, 9)
+    events = wait_for_events(terminal, 5)
     size = len(sim.template_of(ANA.uid, 1).template)
-    assert events == [
-        FingerPlaced(),
-        FingerScored(0),
-        *[FingerPlaced(), FingerScored(100)] * 3,
-        EnrollmentResult(0, size),
-    ]
+    assert events == [FingerScored(0), *[FingerScored(100)] * 3, EnrollmentResult(0, size)]
     terminal.end_enrollment()
     assert sim.enabled
     assert terminal.has_template(ANA.uid, 1)
@@ -327,7 +339,7 @@ def test_udp_enrollment_needs_a_numeric_user_id(
     assert terminal.read_counters().users == 3  # the session survived
 
 
-@pytest.mark.parametrize("event_size", [12, 32, 36, 52])
+@pytest.mark.parametrize("event_size", EVENT_SIZES)
 def test_punch_event(sim: ZKSimulator, terminal: ZKTerminal, event_size: int) -> None:
     """Every size of realtime punch terminals send decodes to the same punch."""
     sim.event_size = event_size
@@ -336,6 +348,21 @@ def test_punch_event(sim: ZKSimulator, terminal: ZKTerminal, event_size: int) ->
     assert wait_for_events(terminal, 1) == [
         Punch(ANA.user_id, datetime(2026, 11, 2, 17, 5, 9), 15, 1)
     ]
+
+
+def test_malformed_punch_event_is_skipped(
+    sim: ZKSimulator, terminal: ZKTerminal, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A punch dated February 30th is dropped (and said, without its bytes); the next one counts."""
+    terminal.register_events()
+    sim.send_event(p.EF_ATTLOG, PUNCH_ON_FEBRUARY_30)
+    sim.punch(ANA.user_id, timestamp=datetime(2026, 11, 2, 9, 0, 0))
+    with caplog.at_level("DEBUG"):
+        assert wait_for_events(terminal, 1) == [
+            Punch(ANA.user_id, datetime(2026, 11, 2, 9, 0, 0), 1, 0)
+        ]
+    assert "event 1 of 32 bytes" in caplog.text
+    assert "123" not in caplog.text
 
 
 def test_events_back_to_back(sim: ZKSimulator, terminal: ZKTerminal) -> None:
@@ -366,8 +393,13 @@ def test_no_events_without_registering(sim: ZKSimulator, terminal: ZKTerminal) -
 
 @pytest.mark.parametrize(
     ("event", "payload"),
-    [(const.EF_ATTLOG, b"\x01\x02"), (const.EF_BUTTON, b""), (const.EF_VERIFY, b"\x01\x00")],
-    ids=["truncated_punch", "button", "verify"],
+    [
+        *[(const.EF_ATTLOG, bytes(size)) for size in (2, 11, 13, 20, 31)],
+        (const.EF_FINGER, b""),
+        (const.EF_BUTTON, b""),
+        (const.EF_VERIFY, b"\x01\x00"),
+    ],
+    ids=[f"punch_of_{size}_bytes" for size in (2, 11, 13, 20, 31)] + ["finger", "button", "verify"],
 )
 def test_events_we_do_not_use_are_dropped(event: int, payload: bytes) -> None:
     assert _decode_event(event, payload) is None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 import logging
+import threading
 
 from homeassistant.core import HomeAssistant
 import pytest
@@ -13,6 +15,8 @@ from custom_components.zkteco.terminal import (
     Punch,
     TerminalConfig,
     TerminalConnectionError,
+    TerminalEvent,
+    TerminalRefusedError,
     ZKTerminal,
 )
 from custom_components.zkteco.worker import (
@@ -22,8 +26,10 @@ from custom_components.zkteco.worker import (
     WorkerEvent,
 )
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
+from zksim.records import EVENT_SIZES
 
 from .test_attendance import punch, until
+from .test_terminal import PUNCH_ON_FEBRUARY_30
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def punches(events: list[WorkerEvent]) -> list[tuple[str, int]]:
     return [(event.user_id, event.punch) for event in events if isinstance(event, Punch)]
 
 
-@pytest.mark.parametrize("event_size", [12, 32, 36, 52])
+@pytest.mark.parametrize("event_size", EVENT_SIZES)
 async def test_burst_of_events_in_order(
     simulator: ZKSimulator, received: list[WorkerEvent], event_size: int
 ) -> None:
@@ -118,3 +124,106 @@ async def test_no_jobs_after_stop(worker: TerminalWorker) -> None:
     await worker.async_stop()
     with pytest.raises(TerminalConnectionError):
         await worker.async_run(lambda terminal: terminal.read_counters())
+
+
+def counters(terminal: ZKTerminal) -> int:
+    return terminal.read_counters().records
+
+
+async def test_malformed_event_does_not_stop_the_worker(
+    simulator: ZKSimulator, worker: TerminalWorker, received: list[WorkerEvent]
+) -> None:
+    """A punch dated February 30th is dropped; the thread goes on serving jobs and events."""
+    simulator.send_event(sim_protocol.EF_ATTLOG, PUNCH_ON_FEBRUARY_30)
+    assert simulator.wait_for(lambda sim: sim_protocol.CMD_ACK_OK in sim.commands)
+    async with asyncio.timeout(5):  # the job would wait forever for a dead thread
+        assert await worker.async_run(counters) == 20
+    punch(simulator, 0)
+    await until(lambda: punches(received) == [("123", 0)])
+
+
+async def test_unexpected_error_is_logged_once_and_survived(
+    simulator: ZKSimulator,
+    worker: TerminalWorker,
+    received: list[WorkerEvent],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug ends the session, not the thread; the job it was on still gets its result."""
+
+    def broken(timeout: float) -> list[TerminalEvent]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(worker.terminal, "read_events", broken)
+    async with asyncio.timeout(5):
+        for _ in range(2):
+            assert await worker.async_run(counters) == 20
+    monkeypatch.undo()
+    assert await worker.async_run(counters) == 20
+    await until(lambda: SessionOpened() in received)
+    punch(simulator, 0)
+    await until(lambda: punches(received) == [("123", 0)])
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].exc_info
+
+
+async def test_stop_fails_only_jobs_still_waiting(
+    hass: HomeAssistant, simulator: ZKSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs a dead thread never ran fail at stop; one its caller gave up on is left alone."""
+    dead = TerminalWorker(hass, TerminalConfig("127.0.0.1", simulator.port), "K40")
+    monkeypatch.setattr(dead, "_run", lambda: None)
+    dead.start()
+    given_up = asyncio.ensure_future(dead.async_run(counters))
+    waiting = asyncio.ensure_future(dead.async_run(counters))
+    await asyncio.sleep(0)
+    given_up.cancel()
+    await asyncio.wait([given_up])
+    await dead.async_stop()
+    with pytest.raises(TerminalConnectionError):
+        await waiting
+    assert given_up.cancelled()
+
+
+async def test_job_given_up_before_it_ran_is_skipped(
+    hass: HomeAssistant, worker: TerminalWorker
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    ran: list[ZKTerminal] = []
+
+    def busy(terminal: ZKTerminal) -> None:
+        started.set()
+        release.wait(5)
+
+    first = asyncio.ensure_future(worker.async_run(busy))
+    await hass.async_add_executor_job(started.wait, 5)
+    given_up = asyncio.ensure_future(worker.async_run(ran.append))
+    await asyncio.sleep(0)
+    given_up.cancel()
+    await asyncio.wait([given_up])
+    release.set()
+    await first
+    assert await worker.async_run(counters) == 20
+    assert ran == []
+
+
+async def test_refused_restore_starts_the_next_session_afresh(
+    simulator: ZKSimulator,
+    worker: TerminalWorker,
+    received: list[WorkerEvent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session in which the terminal would not leave enrollment is not kept half set up."""
+    await worker.async_run(lambda terminal: terminal.close())
+    worker.restore_on_reconnect(True)
+    with monkeypatch.context() as patch:
+        patch.setitem(
+            sim_commands.HANDLERS, sim_protocol.CMD_ENABLEDEVICE, lambda *_: sim_commands.error()
+        )
+        with pytest.raises(TerminalRefusedError):
+            await worker.async_run(counters)
+    assert await worker.async_run(counters) == 20
+    await until(lambda: SessionOpened() in received)
+    punch(simulator, 0)
+    await until(lambda: punches(received) == [("123", 0)])

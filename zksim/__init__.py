@@ -20,6 +20,7 @@ in adrobinoga/zk-protocol and the vendor manual):
   small data (<= 1016 bytes) answered directly with CMD_DATA;
 - realtime events: CMD_REG_EVENT packets with the event code in the session-id field and
   reply number 0, per-session masks, resent after 1 s until acknowledged (3 tries);
+  EF_ATTLOG in every size firmware sends (``event_size``: 10, 12, 14, 32, 36, 52);
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
   result code; disabled while enrolling, re-enabled afterwards.
 

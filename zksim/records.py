@@ -18,8 +18,13 @@ RECORD_40 = struct.Struct("<H24sB4sB8s")
 TEMPLATE_ENTRY = struct.Struct("<HHbb")
 USER_FORMATS = (72, 28)
 RECORD_SIZES = (8, 16, 40)
-# live_capture of pyzk 0.9 only parses these EF_ATTLOG payload sizes (>= 52 as 52).
-EVENT_SIZES = (12, 32, 36, 52)
+# EF_ATTLOG payload sizes terminals send. Older firmware sends the user id as a number: 2 bytes
+# (10 bytes on ZEM560, 14 with 4 more on ZEM300: pyzk issue 164), or 4 (12 bytes); newer firmware
+# as text (32 bytes, 36 and 52 with padding). pyzk 0.9's live_capture parses 12, 32, 36 and 52
+# only; pyzk's master added 10 and 14.
+EVENT_SIZES = (10, 12, 14, 32, 36, 52)
+_NUMERIC_ID_BYTES = {10: 2, 12: 4, 14: 2}
+_TEXT_ID_BYTES = 24
 TEMPLATE_SIGNATURE = b"\x4d\x98SS21"  # ZKFinger v10 templates start like this (pyzk test.py)
 TEMPLATE_SIZE = 1204
 
@@ -68,9 +73,9 @@ def _fixed(text: str, size: int) -> bytes:
     return text.encode(errors="ignore")[:size]
 
 
-def _int_or_zero(text: str) -> int:
-    """28-byte users and 12-byte events carry numeric ids; others cannot be represented."""
-    return int(text) if text.isdigit() else 0
+def _int_or_zero(text: str, largest: int = 0xFFFFFFFF) -> int:
+    """28-byte users and some events carry numeric ids; others cannot be represented."""
+    return int(text) if text.isdigit() and int(text) <= largest else 0
 
 
 def pack_user(user: User, size: int) -> bytes:
@@ -147,14 +152,13 @@ def pack_templates(templates: Iterable[Template]) -> bytes:
 
 
 def pack_attlog_event(record: Record, size: int) -> bytes:
-    """EF_ATTLOG payload: user id, status, punch, 6-byte time (+ padding for 36/52)."""
+    """EF_ATTLOG payload: user id, status, punch, 6-byte time (+ padding for 14/36/52)."""
+    if width := _NUMERIC_ID_BYTES.get(size):
+        user_id = _int_or_zero(record.user_id, (1 << 8 * width) - 1).to_bytes(width, "little")
+    else:
+        user_id = _fixed(record.user_id, _TEXT_ID_BYTES).ljust(_TEXT_ID_BYTES, b"\x00")
     when = p.encode_time_hex(record.timestamp)
-    if size == 12:
-        return struct.pack(
-            "<IBB6s", _int_or_zero(record.user_id), record.status, record.punch, when
-        )
-    head = struct.pack("<24sBB6s", _fixed(record.user_id, 24), record.status, record.punch, when)
-    return head.ljust(size, b"\x00")
+    return (user_id + bytes((record.status, record.punch)) + when).ljust(size, b"\x00")
 
 
 def pack_enroll_result(

@@ -248,6 +248,10 @@ class Terminal:
             self._emit(p.EF_ATTLOG, pack_attlog_event(record, self.event_size), None)
             return record
 
+    def send_event(self, event: int, payload: bytes) -> None:
+        """Push a raw realtime event to every session registered for it, garbled ones too."""
+        self._emit(event, payload, None)
+
     def clear_attendance(self) -> None:
         with self._lock:
             self._records.clear()

@@ -20,7 +20,8 @@ What pyzk 0.9 gets wrong, and what we do instead:
 - ``enroll_user()`` blocks for minutes, leaves the terminal in enrollment mode on a socket
   timeout, assumes each read returns exactly one event and returns only a bool. We start the
   enrollment and read its events like any other realtime event; the caller owns the outcome.
-- ``live_capture()`` parses some event sizes only and assumes one event per read.
+- ``live_capture()`` parses some event sizes only (0.9: not the 10 and 14 bytes of ZEM560 and
+  ZEM300), assumes one event per read, and fails on a punch with an impossible date.
 
 pyzk ships no type information: ``_PyZK`` declares the part of it we use, so that its ``Any``
 stays in this module.
@@ -42,7 +43,7 @@ from zk import ZK, const
 from zk.base import make_commkey
 from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
 
-from .const import CONNECT_TIMEOUT
+from .const import CONNECT_TIMEOUT, LOGGER
 
 _TCP_TOP: Final = struct.Struct("<HHI")
 _HEADER: Final = struct.Struct("<4H")
@@ -53,7 +54,7 @@ _TCP_MAX_CHUNK: Final = 0xFFC0
 _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
-EVENT_MASK: Final[int] = const.EF_ATTLOG | const.EF_FINGER | const.EF_ENROLLFINGER | const.EF_FPFTR
+EVENT_MASK: Final[int] = const.EF_ATTLOG | const.EF_ENROLLFINGER | const.EF_FPFTR
 
 
 class TerminalError(Exception):
@@ -151,11 +152,6 @@ _EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
 
 
 @dataclass(frozen=True, slots=True)
-class FingerPlaced:
-    """The finger touched the sensor during an enrollment."""
-
-
-@dataclass(frozen=True, slots=True)
 class FingerScored:
     """The terminal judged a press: 100 is good, 0 is bad."""
 
@@ -170,7 +166,7 @@ class EnrollmentResult:
     template_size: int
 
 
-type TerminalEvent = Punch | FingerPlaced | FingerScored | EnrollmentResult
+type TerminalEvent = Punch | FingerScored | EnrollmentResult
 
 
 def checksum(packet: bytes) -> int:
@@ -549,10 +545,18 @@ def _row_size(
 
 
 def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
+    """The event, or None for the ones we do not use and the ones we cannot make sense of."""
+    try:
+        return _decode_known_event(event, payload)
+    except ValueError as err:
+        # A garbled event must not cost the session; its bytes may identify a person.
+        LOGGER.debug("Ignoring realtime event %s of %d bytes: %s", event, len(payload), err)
+        return None
+
+
+def _decode_known_event(event: int, payload: bytes) -> TerminalEvent | None:
     if event == const.EF_ATTLOG:
         return _decode_punch_event(payload)
-    if event == const.EF_FINGER:
-        return FingerPlaced()
     if event == const.EF_FPFTR:
         return FingerScored(payload[0] if payload else 0)
     if event == const.EF_ENROLLFINGER:
@@ -561,16 +565,27 @@ def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
     return None
 
 
-def _decode_punch_event(payload: bytes) -> Punch | None:
-    """A punch in any of the sizes terminals send (12, 32, 36, 52 bytes and longer)."""
-    if len(payload) < 12:
-        return None
-    if len(payload) < 32:
-        user_id, status, punch, when = struct.unpack_from("<IBB6s", payload)
-        user_id = str(user_id)
-    else:
-        raw_id, status, punch, when = struct.unpack_from("<24sBB6s", payload)
+# Punches with a numeric user id, by payload size (as pyzk's live_capture tells them apart): 2
+# bytes on ZEM560 (10) and ZEM300 (14, 4 more bytes), 4 bytes on others (12). pyzk and its ports
+# take the number for the user id, not the uid, and no capture or document says otherwise.
+_NUMERIC_PUNCH_EVENTS: Final = {
+    10: struct.Struct("<HBB6s"),
+    12: struct.Struct("<IBB6s"),
+    14: struct.Struct("<HBB6s4x"),
+}
+# Punches with the user id as text: 32 bytes, or more with padding (36, 37, 52).
+_TEXT_PUNCH_EVENT: Final = struct.Struct("<24sBB6s")
+
+
+def _decode_punch_event(payload: bytes) -> Punch:
+    if len(payload) >= _TEXT_PUNCH_EVENT.size:
+        raw_id, status, punch, when = _TEXT_PUNCH_EVENT.unpack_from(payload)
         user_id = _text(raw_id)
+    elif layout := _NUMERIC_PUNCH_EVENTS.get(len(payload)):
+        number, status, punch, when = layout.unpack(payload)
+        user_id = str(number)
+    else:
+        raise ValueError("no punch is that long")
     year, month, day, hour, minute, second = when
     return Punch(user_id, datetime(year + 2000, month, day, hour, minute, second), status, punch)
 
@@ -693,11 +708,12 @@ class ZKTerminal:
             return AttendanceLog(len(records) // record_size, records, decode, record_size)
 
     def has_template(self, uid: int, finger: int) -> bool:
+        """Whether the terminal sends a template; a missing one is refused or just acknowledged."""
         with self._call() as zk:
-            reply = zk.send_command(_CMD_GET_USER_TEMPLATE, struct.pack("<hb", uid, finger))
+            reply = zk.send_command(_CMD_GET_USER_TEMPLATE, struct.pack("<Hb", uid, finger))
             if reply["code"] == const.CMD_PREPARE_DATA:
                 zk.receive_prepared_data()
-            return bool(reply["status"])
+            return reply["code"] in (const.CMD_DATA, const.CMD_PREPARE_DATA)
 
     def register_events(self, mask: int = EVENT_MASK) -> None:
         with self._call() as zk:
@@ -716,7 +732,7 @@ class ZKTerminal:
                     zk.acknowledge_event()
                     raw.append((event, packet[_HEADER.size :]))
                 wait = 0.0
-        return [decoded for event, payload in raw if (decoded := _decode_event(event, payload))]
+            return [decoded for event, payload in raw if (decoded := _decode_event(event, payload))]
 
     def start_enrollment(self, user_id: str, finger: int) -> None:
         """Put the terminal in enrollment mode; it answers once it waits for the first press."""

@@ -66,6 +66,7 @@ class TerminalWorker:
         self._listeners: list[EventListener] = []
         self._last_attempt = 0.0
         self._restore_needed = False
+        self._failed_before = False
         self.realtime: bool | None = None
 
     @property
@@ -86,7 +87,8 @@ class TerminalWorker:
         thread, self._thread = self._thread, None
         await self._hass.async_add_executor_job(thread.join)
         for _, future in self._jobs:
-            future.set_exception(TerminalConnectionError("the worker stopped"))
+            if not future.done():  # its caller may have given up on it
+                future.set_exception(TerminalConnectionError("the worker stopped"))
         self._jobs.clear()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -116,12 +118,26 @@ class TerminalWorker:
 
     def _run(self) -> None:
         while not self._stopping:
-            self._wait_for_work()
-            self._run_jobs()
-            self._read_events()
-            self._reconnect_when_due()
-        self._run_jobs()
+            self._survive(self._serve)
+        self._survive(self._run_jobs)
         self._terminal.close()
+
+    def _serve(self) -> None:
+        self._wait_for_work()
+        self._run_jobs()
+        self._read_events()
+        self._reconnect_when_due()
+
+    def _survive(self, step: Callable[[], None]) -> None:
+        """Run ``step``; a bug in it ends the session, never the thread (jobs would hang)."""
+        try:
+            step()
+        except Exception:
+            # Said in full once: a bug that repeats would otherwise fill the log.
+            log = LOGGER.debug if self._failed_before else LOGGER.exception
+            log("Unexpected error in the thread of %s; reconnecting", self._name, exc_info=True)
+            self._failed_before = True
+            self._terminal.close()
 
     def _wait_for_work(self) -> None:
         waiting_on: list[Any] = [self._wake_reader]
@@ -147,8 +163,10 @@ class TerminalWorker:
                 result = self._with_session(job)
             except BaseException as err:  # handed to the caller as it is
                 future.set_exception(err)
-            else:
+                continue
+            try:
                 self._read_events()  # what the terminal announced meanwhile comes first
+            finally:
                 future.set_result(result)
 
     def _with_session(self, job: Callable[[ZKTerminal], Any]) -> Any:
@@ -163,6 +181,15 @@ class TerminalWorker:
         if self._terminal.connected:
             return
         self._last_attempt = time.monotonic()
+        try:
+            self._open_session()
+        except TerminalError:
+            # Half set up (still in enrollment mode, or not registered for events), a session
+            # would look ready to the next job, which would skip all this.
+            self._terminal.close()
+            raise
+
+    def _open_session(self) -> None:
         self._terminal.connect()
         if self._restore_needed:
             self._terminal.end_enrollment()
@@ -202,10 +229,8 @@ class TerminalWorker:
             or time.monotonic() - self._last_attempt < RECONNECT_INTERVAL
         ):
             return
-        try:
+        with suppress(TerminalError):  # the next attempt is due in RECONNECT_INTERVAL
             self._ensure_session()
-        except TerminalError:
-            self._terminal.close()
 
     def _hand_over(self, events: list[WorkerEvent]) -> None:
         if not self._stopping:

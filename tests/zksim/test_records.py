@@ -80,6 +80,16 @@ def test_attlog_event_layout_per_zk_protocol() -> None:
     assert pack_attlog_event(record, 12)[:4] == struct.pack("<I", 123456789)
 
 
+@pytest.mark.parametrize(("size", "layout"), [(10, "<HBB6s"), (14, "<HBB6s4x")])
+def test_attlog_event_with_a_short_user_id(size: int, layout: str) -> None:
+    """ZEM560 and ZEM300 send the user id in 2 bytes (pyzk's live_capture since issue 164)."""
+    when = datetime(2019, 5, 6, 7, 8, 9)
+    payload = pack_attlog_event(Record(1, "4711", when, status=15, punch=1), size)
+    assert struct.unpack(layout, payload) == (4711, 15, 1, bytes((19, 5, 6, 7, 8, 9)))
+    too_long = pack_attlog_event(Record(1, "65536", when), size)
+    assert struct.unpack(layout, too_long)[0] == 0
+
+
 def test_enroll_result_layout_per_zk_protocol() -> None:
     # adrobinoga/zk-protocol sections/realtime.md "Enrolled Finger": result(2), size(2),
     # user id (9) at 4, finger index at 13; on error only the result code.

@@ -75,6 +75,14 @@ def test_punch_logs_and_notifies(terminal: tuple[Terminal, list[Event]]) -> None
     assert events[0][1][:3] == b"123"
 
 
+def test_send_event_as_it_is(terminal: tuple[Terminal, list[Event]]) -> None:
+    """Garbled events too: the client's decoder is under test, not the terminal."""
+    term, events = terminal
+    term.send_event(p.EF_ATTLOG, b"\xff" * 11)
+    assert events == [(p.EF_ATTLOG, b"\xff" * 11, None)]
+    assert term.records == []
+
+
 def test_enrollment_success(terminal: tuple[Terminal, list[Event]]) -> None:
     term, events = terminal
     assert term.start_enrollment(7, "123", 6)
