@@ -251,6 +251,41 @@ async def test_wrapped_log(
     assert delivered(events) == [("7", "09:00", True)]
 
 
+@pytest.mark.parametrize("minute", [0, 1], ids=["same_second", "later"])
+async def test_anchor_no_longer_in_the_log(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    minute: int,
+) -> None:
+    """The last known punch reads differently now: what follows it is new, not the history.
+
+    With 8-byte records the log holds the user's number, not their id: once the user is
+    deleted, their punch decodes as another id and the anchor cannot be found by its key.
+    """
+    simulator.record_size = 8
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)  # the live punch becomes the anchor
+    assert simulator.delete_user("123")
+    log_without_event(simulator, minute)
+    await poll(hass, init_integration)
+    assert delivered(events) == [("123", "09:00", False), ("7", f"09:0{minute}", True)]
+
+
+async def test_older_log_is_not_replayed(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A log put back to an older state (a restored copy) holds nothing new: none of it fires."""
+    await unload(hass, init_integration)
+    older = simulator.records[: HISTORY_RECORDS // 2]
+    simulator.clear_attendance()
+    simulator.log_history(older)
+    await setup(hass, init_integration)
+    assert events == []
+
+
 async def test_events_refused_fall_back_to_polling(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

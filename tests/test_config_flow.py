@@ -204,6 +204,19 @@ async def test_already_configured(
     assert result["reason"] == "already_configured"
 
 
+async def test_already_configured_terminal_allowing_one_session(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Typed again at the same address: known without a session the terminal cannot give."""
+    simulator.max_sessions = 1
+    simulator.reset_stats()
+    result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: "otra"})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert simulator.commands == []
+
+
 @pytest.mark.usefixtures("short_timeout")
 async def test_cannot_connect_then_recovers(hass: HomeAssistant, simulator: ZKSimulator) -> None:
     """Nothing listening, then a terminal that does not answer, then one that does."""
@@ -288,6 +301,7 @@ async def test_reconfigure_new_address(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
+    assert init_integration.state is ConfigEntryState.LOADED  # at its old address meanwhile
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], connection_input(twin_simulator.port)
@@ -312,6 +326,46 @@ async def test_reconfigure_wrong_terminal(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_terminal"
     assert init_integration.data[CONF_PORT] != other_simulator.port
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_terminal_allowing_one_session(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The entry holds the terminal's only session: it lets go of it for the check."""
+    simulator.max_sessions = 1
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(simulator.port)
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert simulator.sessions == 1
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_reconfigure_unreachable_entry(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """An entry still waiting for its terminal at the old address is set up at the new one."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=simulator.serial,
+        data={**entry_data(simulator), CONF_PORT: closed_port()},
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(simulator.port)
+    )
+    await hass.async_block_till_done()
+
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:

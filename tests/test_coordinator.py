@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import threading
+from unittest.mock import patch
+import zoneinfo
 
 from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.zkteco.const import DOMAIN
+from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN
 from zksim import ZKSimulator, protocol as sim_protocol
 
 from .test_attendance import poll
@@ -82,4 +86,25 @@ async def test_scan_interval_option(
     hass.config_entries.async_update_entry(config_entry, options={CONF_SCAN_INTERVAL: 5})
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     assert config_entry.runtime_data.update_interval == timedelta(seconds=5)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: "Pacific/Chatham"}])
+async def test_timezone_read_off_the_event_loop(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """The chosen timezone may have to be read from disk: never in the event loop."""
+    readers: list[int] = []
+    real_zone = zoneinfo.ZoneInfo
+
+    def zone(key: str) -> zoneinfo.ZoneInfo:
+        readers.append(threading.get_ident())
+        return real_zone(key)
+
+    config_entry.add_to_hass(hass)
+    with patch("zoneinfo.ZoneInfo", side_effect=zone):
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+    assert readers
+    assert hass.loop_thread_id not in readers
+    assert config_entry.runtime_data.timezone == real_zone("Pacific/Chatham")
     assert await hass.config_entries.async_unload(config_entry.entry_id)

@@ -6,6 +6,7 @@ import base64
 import json
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.discovery_flow import DiscoveryKey
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -23,12 +24,21 @@ from .conftest import entry_data
 COMM_KEY = 271828
 
 
+def dhcp_key(sim: ZKSimulator) -> str:
+    """The terminal's MAC as DHCP discovery records it in the entry."""
+    return sim.mac.replace(":", "").lower()
+
+
 @pytest.fixture
 def config_entry(simulator: ZKSimulator) -> MockConfigEntry:
-    """A terminal with a comm key, so that there is a key to hide."""
+    """A terminal with a comm key, found by DHCP: a key and a MAC to hide."""
     simulator.comm_key = COMM_KEY
     return MockConfigEntry(
-        domain=DOMAIN, title="Principal", unique_id=simulator.serial, data=entry_data(simulator)
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=simulator.serial,
+        data=entry_data(simulator),
+        discovery_keys={"dhcp": (DiscoveryKey(domain="dhcp", key=dhcp_key(simulator), version=1),)},
     )
 
 
@@ -63,6 +73,7 @@ async def test_no_personal_data(
         "127.0.0.1",
         simulator.serial,
         simulator.mac,
+        dhcp_key(simulator),
         template.template.hex(),
         base64.b64encode(template.template).decode(),
     ]

@@ -26,6 +26,7 @@ from custom_components.zkteco.enrollment import (
     EnrollmentManager,
     TerminalUnavailable,
 )
+from custom_components.zkteco.terminal import EnrollmentResult
 from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
@@ -256,22 +257,53 @@ async def test_lost_connection_restores_the_terminal_once_back(
     assert_terminal_released(simulator)
 
 
+async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize("then", [settle, unload], ids=["running", "unloaded_at_once"])
 async def test_terminal_that_never_reports_the_end(
     hass: HomeAssistant,
     simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
     manager: EnrollmentManager,
     watch: Watch,
     caplog: pytest.LogCaptureFixture,
+    then: Callable[[HomeAssistant, MockConfigEntry], Awaitable[None]],
 ) -> None:
-    """Home Assistant's own deadline ends an enrollment the terminal forgot about."""
+    """Home Assistant's own deadline ends an enrollment the terminal forgot about.
+
+    Unloaded right then, the session closes only once the terminal is released.
+    """
     simulator.enroll_timeout = 3600
     await manager.async_start("123", 1)
+    simulator.reply_delay = 0.05  # the release is still under way when the unload begins
 
     async_fire_time_changed(hass, dt_util.utcnow() + PRESS_TIMEOUT + timedelta(seconds=1))
+    await then(hass, init_integration)
 
-    assert (await watch.result(hass))["result"] == "timeout"
+    assert [finished["result"] for finished in watch.finished] == ["timeout"]
     assert "never reported the end of an enrollment" in caplog.text
     assert_terminal_released(simulator)
+
+
+async def test_result_of_the_enrollment_before_is_ignored(
+    hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager, watch: Watch
+) -> None:
+    """The end of a cancelled enrollment, announced as the next one starts, does not end it.
+
+    The simulator cannot time its announcement into that moment: it is handed over directly.
+    """
+    simulator.reply_delay = 0.05  # the terminal is still agreeing when the result comes
+    start = hass.async_create_task(manager.async_start("123", 1))
+    assert manager.active
+
+    manager.on_event(EnrollmentResult(result=6, template_size=0))
+
+    assert await start == ANA
+    assert watch.finished == []
+    assert simulator.enrolling
+    await manager.async_cancel()
 
 
 async def poll(hass: HomeAssistant) -> None:
@@ -300,6 +332,7 @@ async def test_user_added_at_the_terminal_since_the_last_poll(
 ) -> None:
     """Unknown to Home Assistant yet: the users are read again; two requests still make one."""
     simulator.add_user("55", "Marta Ruiz")
+    simulator.reply_delay = 0.02  # both requests are reading the users when the first goes on
 
     results = await asyncio.gather(
         manager.async_start("55", 1), manager.async_start("55", 2), return_exceptions=True

@@ -27,6 +27,8 @@ from custom_components.zkteco.enrollment import EnrollmentError
 from custom_components.zkteco.http import JSON, EnrollFingerView
 from zksim import ZKSimulator
 
+from .test_services import add_unreachable_terminal
+
 # The user's API document, as they gave it: the contract these tests hold the view to.
 API_DOCUMENT = (Path(__file__).parent / "fixtures" / "enroll_finger_api.txt").read_text()
 DOCUMENT_URL = re.search(r"https://your-server\.com(\S+)", API_DOCUMENT)
@@ -245,6 +247,23 @@ async def test_terminal_failure(
     assert refused["message"].startswith("The terminal could not be reached or did not answer: ")
     assert not simulator.enrolling
     assert simulator.enabled
+
+
+async def test_terminal_not_set_up(
+    hass: HomeAssistant, simulator: ZKSimulator, hass_client: ClientSessionGenerator
+) -> None:
+    """404 is for a device id no terminal has; a terminal not reached yet answers 500."""
+    await add_unreachable_terminal(hass, simulator)
+
+    response, answer = await post(await hass_client(), b'{"finger_index": 1}')
+
+    assert response.status == HTTPStatus.INTERNAL_SERVER_ERROR
+    refused = refusal(answer)
+    assert refused["error"] == "device_error"
+    # Why, as the entry's setup said it.
+    assert refused["message"].startswith(
+        "The terminal could not be reached or did not answer: Cannot reach the terminal: "
+    )
 
 
 @pytest.mark.parametrize(

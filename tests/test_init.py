@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.zkteco.const import CONF_DEVICE_ID, DOMAIN
+from custom_components.zkteco.const import CONF_DEVICE_ID, DOMAIN, EVENT_ATTENDANCE
 from zksim import ZKSimulator
 
 from .conftest import closed_port, entry_data
+from .test_attendance import poll, punch, until
 
 SECOND_SERIAL = "CQUJ203960002"
 
@@ -141,3 +143,24 @@ async def test_removing_the_entry_forgets_delivered_punches(
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+async def test_punch_while_unloading_is_delivered_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """A punch that comes as the session closes is remembered: a reload does not repeat it."""
+    events = async_capture_events(hass, EVENT_ATTENDANCE)
+    worker = init_integration.runtime_data.worker
+    stop = worker.async_stop
+
+    async def punch_then_stop() -> None:
+        punch(simulator, 0)
+        await until(lambda: len(events) == 1)
+        await stop()
+
+    with patch.object(worker, "async_stop", punch_then_stop):
+        assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await poll(hass, init_integration)
+
+    assert len(events) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
+from homeassistant.const import CONF_PORT
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
@@ -14,6 +16,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.zkteco.const import DOMAIN
 from zksim import ZKSimulator
+
+from .conftest import closed_port, entry_data
 
 ANA_INDEX = {"device_id": "principal", "user_id": "123", "finger_index": 1}
 
@@ -28,6 +32,20 @@ async def enroll(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
 
 async def cancel(hass: HomeAssistant, **data: Any) -> None:
     await hass.services.async_call(DOMAIN, "cancel_enrollment", data, blocking=True)
+
+
+async def add_unreachable_terminal(hass: HomeAssistant, sim: ZKSimulator) -> None:
+    """The terminal "principal", configured but not set up: Home Assistant retries it later.
+
+    Beside it, an ignored discovery: an entry without a device id.
+    """
+    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=sim.mac).add_to_hass(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=sim.serial, data={**entry_data(sim), CONF_PORT: closed_port()}
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 async def test_response_equals_rest_data(
@@ -123,6 +141,20 @@ async def test_terminal_unreachable(
 
     assert not isinstance(err.value, ServiceValidationError)
     assert err.value.translation_key == "device_error"
+
+
+async def test_terminal_not_set_up(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """A terminal Home Assistant could not reach yet exists: unreachable, not unknown."""
+    await add_unreachable_terminal(hass, simulator)
+
+    with pytest.raises(HomeAssistantError) as err:
+        await enroll(hass, **ANA_INDEX)
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "device_error"
+
+    with pytest.raises(ServiceValidationError) as err:
+        await enroll(hass, **{**ANA_INDEX, "device_id": "almacen"})
+    assert err.value.translation_key == "device_not_found"
 
 
 @pytest.mark.parametrize(

@@ -95,5 +95,6 @@ async def async_remove_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> N
 
 async def _async_shutdown(coordinator: ZKTecoCoordinator) -> None:
     await coordinator.enrollment.async_shutdown()
-    await coordinator.attendance.async_save()
     await coordinator.worker.async_stop()
+    # Saved last: a punch announced until the session closed is remembered as delivered.
+    await coordinator.attendance.async_save()

@@ -156,7 +156,23 @@ def _new_punches(log: AttendanceLog, cursor: Cursor | None) -> list[Punch]:
     for index in range(len(punches) - 1, -1, -1):
         if punch_key(punches[index]) == cursor.anchor:
             return punches[index + 1 :]
-    return punches  # cleared since the anchor: everything in it is new
+    return _after_lost_anchor(punches, cursor.total, cursor.anchor)
+
+
+def _after_lost_anchor(punches: list[Punch], total: int, anchor: PunchKey) -> list[Punch]:
+    """The punches later than an anchor the log no longer shows.
+
+    The log was cleared, or the anchor's row reads differently now (its user was deleted, and
+    the log only holds the user's number). Either way, nothing older than the last delivered
+    punch is news: a replayed history could open doors. A punch in the anchor's very second
+    is new when it sits after the anchor's place in the log.
+    """
+    when = datetime.fromisoformat(anchor[1])
+    return [
+        punch
+        for index, punch in enumerate(punches)
+        if punch.timestamp > when or (punch.timestamp == when and index >= total)
+    ]
 
 
 class AttendanceTracker:

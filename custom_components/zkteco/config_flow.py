@@ -9,6 +9,7 @@ import zoneinfo
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
@@ -169,6 +170,8 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         data[CONF_DEVICE_ID] = str(
             user_input.get(CONF_DEVICE_ID) or slugify(data[CONF_NAME])
         ).strip()
+        # Known before it is read: a terminal allowing one session is busy with its entry.
+        self._async_abort_entries_match({CONF_HOST: data[CONF_HOST], CONF_PORT: data[CONF_PORT]})
         self._check_device_id(data[CONF_DEVICE_ID], errors)
         if errors or not (info := await _async_probe(self.hass, data, errors)):
             return None
@@ -301,7 +304,7 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**entry.data, **_normalized(user_input)}
-            if info := await _async_probe(self.hass, data, errors):
+            if info := await self._async_probe_unloaded(entry, data, errors):
                 await self.async_set_unique_id(info.serial_number)
                 self._abort_if_unique_id_mismatch(reason="wrong_terminal")
                 return self.async_update_reload_and_abort(entry, data=data)
@@ -310,6 +313,22 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=vol.Schema(_connection_fields(user_input or entry.data)),
             errors=errors,
         )
+
+    async def _async_probe_unloaded(
+        self, entry: ConfigEntry, data: Mapping[str, Any], errors: dict[str, str]
+    ) -> TerminalInfo | None:
+        """Probe with the entry unloaded: its worker may hold the only session the terminal allows.
+
+        The entry is set up again as it was, unless its terminal answered (it is then reloaded
+        with the new data).
+        """
+        if entry.state is not ConfigEntryState.LOADED:
+            return await _async_probe(self.hass, data, errors)
+        await self.hass.config_entries.async_unload(entry.entry_id)
+        info = await _async_probe(self.hass, data, errors)
+        if info is None or info.serial_number != entry.unique_id:
+            await self.hass.config_entries.async_setup(entry.entry_id)
+        return info
 
 
 class ZKTecoOptionsFlow(OptionsFlowWithReload):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta, tzinfo
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
@@ -27,6 +26,12 @@ from .const import (
     LOGGER,
     PROTOCOL_UDP,
 )
+from .enrollment import (
+    DeviceNotFound,
+    EnrollmentManager,
+    EnrollmentStatus,
+    TerminalUnavailable,
+)
 from .terminal import (
     Counters,
     TerminalAuthError,
@@ -37,9 +42,6 @@ from .terminal import (
     ZKTerminal,
 )
 from .worker import ConnectionLost, TerminalWorker, WorkerEvent
-
-if TYPE_CHECKING:
-    from .enrollment import EnrollmentManager, EnrollmentStatus
 
 type ZKTecoConfigEntry = ConfigEntry[ZKTecoCoordinator]
 
@@ -100,17 +102,22 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         self.worker = worker
         self.info = info
         self.device_id: str = entry.data[CONF_DEVICE_ID]
-        self.timezone = (
-            dt_util.get_time_zone(entry.options.get(CONF_TIMEZONE) or hass.config.time_zone)
-            or dt_util.get_default_time_zone()
-        )
+        # Until async_setup() has read the chosen one (reading it may touch the disk).
+        self.timezone: tzinfo = dt_util.get_default_time_zone()
         self.attendance = AttendanceTracker(hass, self)
         self._event_listeners: list[Callable[[WorkerEvent], None]] = []
 
     async def async_setup(self) -> None:
-        """Load what was delivered before, and listen to the terminal's realtime events."""
+        """Load the timezone and what was delivered before; listen to the realtime events."""
+        entry = self.config_entry
+        self.timezone = (
+            await dt_util.async_get_time_zone(
+                entry.options.get(CONF_TIMEZONE) or self.hass.config.time_zone
+            )
+            or self.timezone
+        )
         await self.attendance.async_load()
-        self.config_entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
+        entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
 
     def localize(self, when: datetime) -> datetime:
         """Attach the terminal's timezone to a time read from its clock."""
@@ -192,14 +199,23 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
 
 
 @callback
-def async_find_coordinator(hass: HomeAssistant, device_id: str) -> ZKTecoCoordinator | None:
-    """The loaded terminal with this config-flow device id, or this device registry id."""
+def async_find_coordinator(hass: HomeAssistant, device_id: str) -> ZKTecoCoordinator:
+    """The terminal with this config-flow device id, or this device registry id.
+
+    Raises DeviceNotFound when no terminal has it, and TerminalUnavailable when its entry is not
+    set up (Home Assistant could not reach the terminal yet, say).
+    """
     registry = dr.async_get(hass)
-    entries: list[ZKTecoConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    # Ignored discoveries have no data, so no device id.
+    entries: list[ZKTecoConfigEntry] = hass.config_entries.async_entries(
+        DOMAIN, include_ignore=False
+    )
     for entry in entries:
         if entry.data[CONF_DEVICE_ID] == device_id or any(
             device.id == device_id
             for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
         ):
+            if entry.state is not ConfigEntryState.LOADED:
+                raise TerminalUnavailable(error=entry.reason or entry.state.value)
             return entry.runtime_data
-    return None
+    raise DeviceNotFound(device_id=device_id)

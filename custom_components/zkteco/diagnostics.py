@@ -12,7 +12,17 @@ from homeassistant.core import HomeAssistant
 from .const import CONF_COMM_KEY
 from .coordinator import ZKTecoConfigEntry
 
-TO_REDACT = {CONF_COMM_KEY, CONF_HOST, CONF_NAME, "mac", "serial_number", "title", "unique_id"}
+# discovery_keys: DHCP discovery records the terminal's MAC there.
+TO_REDACT = {
+    CONF_COMM_KEY,
+    CONF_HOST,
+    CONF_NAME,
+    "discovery_keys",
+    "mac",
+    "serial_number",
+    "title",
+    "unique_id",
+}
 
 
 async def async_get_config_entry_diagnostics(

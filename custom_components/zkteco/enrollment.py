@@ -8,6 +8,7 @@ must never be locked out of their door.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -133,8 +134,7 @@ class NoUserSelected(InvalidEnrollmentInput):
 
 
 class TerminalUnavailable(EnrollmentError):
-    status = HTTPStatus.INTERNAL_SERVER_ERROR
-    code = "device_error"
+    """The terminal cannot be reached or does not answer, or its entry is not set up."""
 
 
 def finger_name(finger_index: int) -> str:
@@ -155,6 +155,7 @@ class _Enrollment:
     finger_index: int
     presses: int = 0
     last_press_bad: bool = False
+    started: bool = False  # the terminal agreed to it
 
 
 class EnrollmentManager:
@@ -165,6 +166,8 @@ class EnrollmentManager:
         self._coordinator = coordinator
         self._current: _Enrollment | None = None
         self._watchdog: CALLBACK_TYPE | None = None
+        # The end of the last enrollment, which releases the terminal: awaited on shutdown.
+        self._ending: asyncio.Task[None] | None = None
         self.status = EnrollmentStatus(EnrollmentState.IDLE)
         # What the dashboard's selects chose for its button.
         self.selected_user_id: str | None = None
@@ -190,6 +193,7 @@ class EnrollmentManager:
             raise
         if self._current is not enrollment:  # unloaded, or the link broke, while it agreed
             raise TerminalUnavailable(error="the enrollment ended as it started")
+        enrollment.started = True
         self._set_status(EnrollmentState.WAITING_PRESS_1, enrollment)
         self._arm_watchdog()
         return self.describe(user.user_id, finger)
@@ -252,18 +256,24 @@ class EnrollmentManager:
         """Unloading or stopping: never leave the terminal waiting for a finger."""
         if (enrollment := self._claim()) is not None:
             await self._async_finish(enrollment, EnrollmentState.CANCELLED)
+        if self._ending is not None:  # an enrollment that just ended: release before closing
+            await self._ending
 
     @callback
     def on_event(self, event: WorkerEvent) -> None:
         """Follow the terminal through the presses to the result."""
         if (enrollment := self._current) is None:
             return
-        if isinstance(event, FingerScored):
+        if isinstance(event, ConnectionLost):
+            self._end(EnrollmentState.FAILED)
+        elif not enrollment.started:
+            # Announced before the terminal agreed to this one: the end of the one before it
+            # (a cancelled enrollment's result may come as the next one starts).
+            return
+        elif isinstance(event, FingerScored):
             self._on_press(enrollment, good=event.score >= GOOD_SCORE)
         elif isinstance(event, EnrollmentResult):
             self._end(self._outcome(enrollment, event))
-        elif isinstance(event, ConnectionLost):
-            self._end(EnrollmentState.FAILED)
 
     def _claim(self) -> _Enrollment | None:
         """Take the running enrollment; from now on nothing else can end it."""
@@ -274,7 +284,9 @@ class EnrollmentManager:
     def _end(self, outcome: EnrollmentState) -> None:
         """End it now, so that later events are ignored; the terminal is restored after."""
         if (enrollment := self._claim()) is not None:
-            self._hass.async_create_task(self._async_finish(enrollment, outcome))
+            self._ending = self._coordinator.config_entry.async_create_task(
+                self._hass, self._async_finish(enrollment, outcome)
+            )
 
     def _on_press(self, enrollment: _Enrollment, *, good: bool) -> None:
         enrollment.presses += good

@@ -22,7 +22,7 @@ from homeassistant.helpers.translation import async_get_translations
 
 from .const import DOMAIN
 from .coordinator import async_find_coordinator
-from .enrollment import DeviceNotFound, EnrollmentError, InvalidEnrollmentInput
+from .enrollment import EnrollmentError, InvalidEnrollmentInput
 
 ENROLL_PATH = "/devices/{device_id}/users/{user_id}/enroll-finger"
 SUCCESS_MESSAGE = "Modo enrolamiento activado. El usuario debe poner el dedo 3 veces."
@@ -114,6 +114,5 @@ class EnrollFingerView(HomeAssistantView):
         except ValueError as err:
             raise _InvalidJson() from err
         finger_index = _finger_index(body)
-        if (coordinator := async_find_coordinator(request.app[KEY_HASS], device_id)) is None:
-            raise DeviceNotFound(device_id=device_id)
+        coordinator = async_find_coordinator(request.app[KEY_HASS], device_id)
         return await coordinator.enrollment.async_start(user_id, finger_index)

@@ -15,7 +15,6 @@ import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import ZKTecoCoordinator, async_find_coordinator
-from .enrollment import DeviceNotFound
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_USER_ID = "user_id"
@@ -43,10 +42,7 @@ def _finger_index(value: object) -> object:
 
 
 def _coordinator(call: ServiceCall) -> ZKTecoCoordinator:
-    device_id = call.data[ATTR_DEVICE_ID]
-    if (coordinator := async_find_coordinator(call.hass, device_id)) is None:
-        raise DeviceNotFound(device_id=device_id)
-    return coordinator
+    return async_find_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
 
 
 async def _async_enroll_finger(call: ServiceCall) -> ServiceResponse:
