@@ -11,7 +11,7 @@ entry ids are kept in `STATE_FILE_NAME` inside the config dir (never committed).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 import fcntl
@@ -35,6 +35,9 @@ CONSOLE_LOG_NAME = "hass-console.log"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
+# Polling a loopback server costs nothing; clients that must subscribe to events right after a
+# start (the end-to-end tests) need to see it answering at once.
+POLL_INTERVAL = 0.05
 
 # Without `default_config:` (dozens of integrations, several times slower to start): what
 # onboarding, the config flow and the REST/websocket APIs need. `config` serves /api/config/...
@@ -143,7 +146,7 @@ async def poll_until(check: Callable[[], Awaitable[bool]], goal: str) -> None:
     while time.monotonic() < deadline:
         if await check():
             return
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(POLL_INTERVAL)
     raise HassError(f"Not reached within {START_TIMEOUT} s: {goal}")
 
 
@@ -262,6 +265,18 @@ class HassApi:
         """Delete a config entry."""
         await self.request("DELETE", f"/api/config/config_entries/entry/{entry_id}", token)
 
+    async def remove_onboarding_examples(self, token: str) -> None:
+        """Delete the entries onboarding adds as examples (radio, translation, shopping list).
+
+        They reach the internet on every start, which delays the end of start-up by seconds
+        (more without a network) and adds noise to what tests and benchmarks measure. The
+        entries Home Assistant makes itself (source "system": analytics, backup) stay.
+        """
+        entries = await self.request("GET", "/api/config/config_entries/entry", token)
+        for entry in entries:
+            if entry["source"] == "onboarding":
+                await self.remove_entry(token, entry["entry_id"])
+
     async def add_terminal(self, token: str, terminal: TerminalConfig) -> str:
         """Add a terminal through the zkteco config flow and return the new entry's id."""
         flow = await self.request(
@@ -323,10 +338,15 @@ class HassWebSocket:
 
         Callers bound the wait with `asyncio.timeout`.
         """
+        _, event = await self.next_event_of({subscription})
+        return event
+
+    async def next_event_of(self, subscriptions: Collection[int]) -> tuple[int, dict[str, Any]]:
+        """Wait for the next event of any of `subscriptions`; return its subscription and it."""
         while True:
             message = await self.connection.receive_json()
-            if message["type"] == "event" and message["id"] == subscription:
-                return dict(message["event"])
+            if message["type"] == "event" and message["id"] in subscriptions:
+                return int(message["id"]), dict(message["event"])
 
 
 async def create_long_lived_token(
@@ -373,11 +393,16 @@ class HassRunner:
         port: int | None = None,
         *,
         integration_dir: Path = INTEGRATION_DIR,
+        extra_configuration: str = "",
     ) -> None:
-        """Prepare to run hass in `config_dir` on `port` (a free one when None)."""
+        """Prepare to run hass in `config_dir` on `port` (a free one when None).
+
+        `extra_configuration` is appended to configuration.yaml (automations, for instance).
+        """
         self.config_dir = config_dir.resolve()
         self.port = port or free_port()
         self.integration_dir = integration_dir
+        self.extra_configuration = extra_configuration
         self.state_path = self.config_dir / STATE_FILE_NAME
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -389,7 +414,9 @@ class HassRunner:
     def write_config(self) -> None:
         """Write the configuration, the HTTP settings, and link the integration in."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML)
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION_YAML + self.extra_configuration
+        )
         self.write_http_storage()
         link = self.config_dir / "custom_components" / "zkteco"
         link.parent.mkdir(exist_ok=True)
@@ -484,8 +511,14 @@ class HassRunner:
         console_log = self.config_dir / CONSOLE_LOG_NAME
         await poll_until(answers, f"hass answering on {self.url} (see {console_log})")
 
-    async def set_up(self, terminals: Iterable[TerminalConfig] = ()) -> RunnerState:
-        """Onboard, make a token and a non-admin user, add missing terminals; reuse the rest."""
+    async def set_up(
+        self, terminals: Iterable[TerminalConfig] = (), *, onboarding_examples: bool = True
+    ) -> RunnerState:
+        """Onboard, make a token and a non-admin user, add missing terminals; reuse the rest.
+
+        `onboarding_examples=False` deletes the example entries onboarding adds (tests and
+        benchmarks measure Home Assistant and this integration, not a radio directory).
+        """
         state = RunnerState.load_or_create(self.state_path)
         # Saved before the owner exists, so an interrupted run still knows the password.
         state.save(self.state_path)
@@ -499,6 +532,8 @@ class HassRunner:
                 state.save(self.state_path)
             await ensure_non_admin_user(session, self.url, state.token, state.reader)
             await self.wait_until_running(api, state.token)
+            if not onboarding_examples:
+                await api.remove_onboarding_examples(state.token)
             for terminal in terminals:
                 await self.ensure_terminal(api, state.token, state, terminal)
         return state

@@ -3,110 +3,217 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+import json
+from pathlib import Path
+import re
 from typing import Any
 
-import aiohttp
 import pytest
 from zk import const
 
 from devtools.hass_runner import HassWebSocket
 from zksim import ZKSimulator
 
-from .conftest import DEVICE_ID, USER_ID, LiveHass
+from .conftest import (
+    DEVICE_ID,
+    ENROLLED_FINGER,
+    ENROLLED_USER_ID,
+    TERMINAL_TIMEOUT,
+    USER_ID,
+    Answer,
+    Client,
+    enroll_path,
+    next_event_data,
+)
 
 pytestmark = pytest.mark.e2e
 
-# The API document's request and its exact answer (shared/seeds/000_e111a841d2effbe2.txt).
-DOCUMENT_PATH = f"/devices/{DEVICE_ID}/users/{USER_ID}/enroll-finger"
-DOCUMENT_BODY = {"finger_index": 1}
-DOCUMENT_RESPONSE: dict[str, Any] = {
-    "success": True,
-    "message": "Modo enrolamiento activado. El usuario debe poner el dedo 3 veces.",
-    "data": {
-        "user_id": "123",
-        "device_id": "principal",
-        "finger_index": 1,
-        "finger_name": "Indice derecho",
-    },
-}
+# The user's API document as they gave it (shared/seeds/000_e111a841d2effbe2.txt).
+API_DOCUMENT = (Path(__file__).parents[1] / "fixtures" / "enroll_finger_api.txt").read_text()
+
+
+def _document_part(pattern: str) -> str:
+    found = re.search(pattern, API_DOCUMENT, re.DOTALL)
+    assert found is not None, pattern
+    return found.group(1)
+
+
+def _document_response() -> bytes:
+    """The example answer exactly as the document prints it (the first one; both are equal)."""
+    start = API_DOCUMENT.index('{\n  "success"')
+    _, end = json.JSONDecoder().raw_decode(API_DOCUMENT, start)
+    return API_DOCUMENT[start:end].encode()
+
+
+DOCUMENT_PATH = _document_part(r"https://your-server\.com(\S+)")
+DOCUMENT_REQUEST = _document_part(r"-d '(.*?)'").encode()  # with the curl line's own spacing
+DOCUMENT_RESPONSE = _document_response()
 # What a request reaching the terminal would send; background polling sends other commands.
 ENROLLMENT_COMMANDS = {const.CMD_STARTENROLL, const.CMD_CANCELCAPTURE, const.CMD_DISABLEDEVICE}
 ENROLLMENT_FINISHED = "zkteco_enrollment_finished"
-EVENT_TIMEOUT = 15.0
 
 
-async def post_enroll(
-    http: aiohttp.ClientSession, live_hass: LiveHass, body: Any, token: str | None
-) -> tuple[int, Any]:
-    """POST to the document's path; return the status and the decoded JSON answer."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with http.post(live_hass.url + DOCUMENT_PATH, json=body, headers=headers) as response:
-        return response.status, await response.json(content_type=None)
+type NextEvent = Callable[[], Awaitable[dict[str, Any]]]
 
 
-async def wait_for_event(ws: HassWebSocket, subscription: int) -> dict[str, Any]:
-    """Return the data of the subscription's next event."""
-    async with asyncio.timeout(EVENT_TIMEOUT):
-        event = await ws.next_event(subscription)
-    return dict(event["data"])
+def finger(index: object) -> bytes:
+    return json.dumps({"finger_index": index}).encode()
 
 
-async def test_onboarding_and_config_flow_created_the_terminal(
-    live_hass: LiveHass, http: aiohttp.ClientSession
-) -> None:
+def refusal(answer: Answer, status: int) -> str:
+    """An error answer: the status, JSON with success false, a message and a stable code."""
+    assert (answer.status, answer.content_type) == (status, "application/json")
+    parsed = answer.json()
+    assert list(parsed) == ["success", "message", "error"]
+    assert parsed["success"] is False
+    assert parsed["message"]
+    return str(parsed["error"])
+
+
+@pytest.fixture
+async def finished(ws: HassWebSocket) -> NextEvent:
+    """The next zkteco_enrollment_finished, over the websocket API."""
+    subscription = await ws.subscribe_events(ENROLLMENT_FINISHED)
+    return lambda: next_event_data(ws, subscription)
+
+
+async def test_onboarding_and_config_flow_created_the_terminal(client: Client) -> None:
     """The config flow over HTTP produced one loaded entry, titled as the user named it."""
-    async with http.get(
-        f"{live_hass.url}/api/config/config_entries/entry",
+    entries = await client.api.request(
+        "GET",
+        "/api/config/config_entries/entry",
+        client.live_hass.token,
         params={"domain": "zkteco"},
-        headers={"Authorization": f"Bearer {live_hass.token}"},
-    ) as response:
-        entries = await response.json()
+    )
     assert [(entry["title"], entry["state"]) for entry in entries] == [("Principal", "loaded")]
 
 
-@pytest.mark.parametrize(("caller", "status"), [("no token", 401), ("non-admin user", 403)])
-async def test_refused_callers_never_reach_the_terminal(
-    caller: str, status: int, live_hass: LiveHass, http: aiohttp.ClientSession, sim: ZKSimulator
-) -> None:
-    """No token or a non-admin user: refused, and no enrollment command reaches the terminal."""
-    token = live_hass.reader_token if caller == "non-admin user" else None
-    commands_before = len(sim.commands)
-    answer_status, answer = await post_enroll(http, live_hass, DOCUMENT_BODY, token)
-    assert (answer_status, answer["success"]) == (status, False)
-    assert not ENROLLMENT_COMMANDS & set(sim.commands[commands_before:])
-    assert sim.enabled
+def test_the_document_is_what_these_tests_send() -> None:
+    """The request and answer below are the document's own, not a copy that could drift."""
+    assert enroll_path() == DOCUMENT_PATH
+    assert json.loads(DOCUMENT_REQUEST) == {"finger_index": 1}
+    assert json.loads(DOCUMENT_RESPONSE)["data"]["finger_name"] == "Indice derecho"
 
 
+@pytest.mark.parametrize("under_api", [False, True], ids=["document path", "under /api"])
 async def test_document_request_gets_the_document_response(
-    live_hass: LiveHass, http: aiohttp.ClientSession, ws: HassWebSocket, sim: ZKSimulator
+    under_api: bool, client: Client, finished: NextEvent, sim: ZKSimulator
 ) -> None:
-    """The document's curl request answers the document's JSON: same keys, order and text."""
-    finished = await ws.subscribe_events(ENROLLMENT_FINISHED)
-    status, answer = await post_enroll(http, live_hass, DOCUMENT_BODY, live_hass.token)
-    assert (status, answer) == (200, DOCUMENT_RESPONSE)
-    assert list(answer) == list(DOCUMENT_RESPONSE)
-    assert list(answer["data"]) == list(DOCUMENT_RESPONSE["data"])
+    """The document's curl request answers the document's JSON, byte for byte, at both paths."""
+    answer = await client.enroll(DOCUMENT_REQUEST, enroll_path(under_api=under_api))
+    assert (answer.status, answer.content_type) == (200, "application/json")
+    assert answer.body == DOCUMENT_RESPONSE
     assert sim.enrolling
+    assert not sim.enabled
     # Leave finger 1 free and the terminal idle for the other tests.
-    sim.cancel_enrollment()
-    await wait_for_event(ws, finished)
-    assert sim.enabled
+    await client.cancel_enrollment()
+    assert (await finished())["result"] == "cancelled"
 
 
 async def test_three_presses_finish_the_enrollment_over_the_websocket(
-    live_hass: LiveHass, http: aiohttp.ClientSession, ws: HassWebSocket, sim: ZKSimulator
+    client: Client, finished: NextEvent, sim: ZKSimulator
 ) -> None:
     """Three good presses: zkteco_enrollment_finished (success) and a template on the terminal."""
-    finished = await ws.subscribe_events(ENROLLMENT_FINISHED)
-    status, _ = await post_enroll(http, live_hass, {"finger_index": 2}, live_hass.token)
-    assert status == 200
+    assert (await client.enroll(finger(2))).status == 200
     for _press in range(3):
         assert sim.press_finger()
-    event = await wait_for_event(ws, finished)
-    assert event["device_id"] == DEVICE_ID
-    assert event["user_id"] == USER_ID
-    assert event["finger_index"] == 2
-    assert event["finger_name"] == "Medio derecho"
-    assert event["result"] == "success"
+    assert await finished() == {
+        "user_id": USER_ID,
+        "device_id": DEVICE_ID,
+        "finger_index": 2,
+        "finger_name": "Medio derecho",
+        "result": "success",
+    }
     assert sim.has_template(USER_ID, 2)
-    assert sim.enabled
+
+
+def refused(
+    name: str, body: bytes, status: int, code: str, *, caller: str = "admin", path: str = ""
+) -> Any:
+    return pytest.param(path or enroll_path(), body, caller, status, code, id=name)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "caller", "status", "code"),
+    [
+        refused("malformed JSON", b'{"finger_index": ', 400, "invalid_json"),
+        refused("empty body", b"", 400, "invalid_json"),
+        refused("not an object", b"[1]", 400, "invalid_json"),
+        refused("no finger_index", b"{}", 400, "missing_finger_index"),
+        refused("finger 10", finger(10), 400, "invalid_finger_index"),
+        refused("finger -1", finger(-1), 400, "invalid_finger_index"),
+        refused("finger as text", finger("1"), 400, "invalid_finger_index"),
+        refused("finger true", finger(True), 400, "invalid_finger_index"),
+        refused("finger 1.0", finger(1.0), 400, "invalid_finger_index"),
+        refused("finger null", finger(None), 400, "invalid_finger_index"),
+        refused(
+            "unknown device", finger(1), 404, "device_not_found", path=enroll_path("desconocido")
+        ),
+        refused("unknown user", finger(1), 404, "user_not_found", path=enroll_path(user_id="999")),
+        refused(
+            "finger already enrolled",
+            finger(ENROLLED_FINGER),
+            409,
+            "finger_already_enrolled",
+            path=enroll_path(user_id=ENROLLED_USER_ID),
+        ),
+        refused("no token", finger(1), 401, "unauthorized", caller="nobody"),
+        refused("invalid token", finger(1), 401, "unauthorized", caller="forger"),
+        refused("non-admin user", finger(1), 403, "admin_required", caller="reader"),
+    ],
+)
+async def test_refused_requests_never_start_an_enrollment(
+    path: str, body: bytes, caller: str, status: int, code: str, client: Client, sim: ZKSimulator
+) -> None:
+    """Each documented refusal, for real: its status and code, and the terminal left alone."""
+    token = {
+        "admin": client.live_hass.token,
+        "reader": client.live_hass.reader_token,
+        "forger": "not-a-home-assistant-token",
+        "nobody": None,
+    }[caller]
+    commands_before = len(sim.commands)
+    answer = await client.enroll_as(token, body, path)
+    assert refusal(answer, status) == code
+    assert not ENROLLMENT_COMMANDS & set(sim.commands[commands_before:])
+
+
+async def test_second_enrollment_while_one_runs(
+    client: Client, finished: NextEvent, sim: ZKSimulator
+) -> None:
+    """A second request while the terminal waits for a finger: 409, the first one goes on."""
+    assert (await client.enroll(finger(3))).status == 200
+    second = await client.enroll(finger(4), enroll_path(under_api=True))
+    assert refusal(second, 409) == "enrollment_in_progress"
+    assert sim.enrolling
+    await client.cancel_enrollment()
+    event = await finished()
+    assert (event["finger_index"], event["result"]) == (3, "cancelled")
+
+
+@pytest.fixture
+def hung_terminal(sim: ZKSimulator) -> Iterator[tuple[str, ZKSimulator]]:
+    """The main terminal stops answering (its socket stays open); it recovers afterwards."""
+    sim.unresponsive = True
+    yield DEVICE_ID, sim
+    sim.unresponsive = False
+
+
+@pytest.fixture(params=["switched_off_terminal", "hung_terminal"])
+def unreachable_terminal(request: pytest.FixtureRequest) -> tuple[str, ZKSimulator]:
+    """A terminal hass cannot talk to: its device id and its simulator."""
+    terminal: tuple[str, ZKSimulator] = request.getfixturevalue(request.param)
+    return terminal
+
+
+async def test_unreachable_terminal_answers_500(
+    unreachable_terminal: tuple[str, ZKSimulator], client: Client
+) -> None:
+    """A terminal that is off or does not answer: 500 device_error, and it is left enabled."""
+    device_id, terminal = unreachable_terminal
+    async with asyncio.timeout(TERMINAL_TIMEOUT):
+        answer = await client.enroll(finger(5), enroll_path(device_id))
+    assert refusal(answer, 500) == "device_error"
+    assert terminal.enabled
+    assert not terminal.enrolling
