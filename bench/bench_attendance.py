@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import gc
 import logging
-import os
 from pathlib import Path
-import platform
 import statistics
 import sys
 import tempfile
@@ -49,6 +47,7 @@ from custom_components.zkteco.const import (
     PROTOCOL_TCP,
 )
 from custom_components.zkteco.coordinator import ZKTecoCoordinator
+from devtools.machine import describe_machine
 from zksim import ZKSimulator
 
 PUNCHES = 250
@@ -248,16 +247,6 @@ async def memory_after_sync(hass: HomeAssistant) -> tuple[int, int]:
     return sum(stat.size_diff for stat in diff), peak
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 async def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     rows: list[Row] = []
@@ -295,7 +284,7 @@ async def main() -> None:
                 )
             )
             await hass.async_stop(force=True)
-    print(f"Machine: {machine()}")
+    print(f"Machine: {describe_machine()}")
     width = max(len(row.measure) for row in rows)
     value_width = max(len(row.value) for row in rows)
     print(f"{'measure':<{width}}  {'value':<{value_width}}  goal")

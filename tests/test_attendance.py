@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 import logging
 
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.core import CoreState, Event, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from syrupy.assertion import SnapshotAssertion
@@ -173,6 +174,22 @@ async def test_restart_catches_up_in_order(
     await unload(hass, init_integration)
     await setup(hass, init_integration)
     assert len(events) == 3
+
+
+async def test_catch_up_waits_until_home_assistant_has_started(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Automations are armed only once Home Assistant runs: missed punches wait for that."""
+    await unload(hass, init_integration)
+    punch(simulator, 1)
+    hass.set_state(CoreState.starting)
+    await setup(hass, init_integration)
+    assert events == []
+
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await until(lambda: len(events) == 1)
+    assert delivered(events) == [("123", "09:01", True)]
 
 
 async def test_offline_terminal_catches_up(

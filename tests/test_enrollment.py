@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
@@ -26,7 +27,11 @@ from custom_components.zkteco.enrollment import (
     EnrollmentManager,
     TerminalUnavailable,
 )
-from custom_components.zkteco.terminal import EnrollmentResult
+from custom_components.zkteco.terminal import (
+    EnrollmentResult,
+    TerminalConnectionError,
+    ZKTerminal,
+)
 from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
@@ -374,3 +379,22 @@ async def test_unloaded_while_the_terminal_agrees(
     assert_terminal_released(simulator)
     # Closed and answered: the simulator is idle again when the test stops it.
     assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+async def test_answer_lost_after_asking_to_enroll(
+    hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager
+) -> None:
+    """The terminal may be waiting for a finger though its answer never came: release it."""
+    start = ZKTerminal.start_enrollment
+
+    def start_then_lose_the_answer(terminal: ZKTerminal, user_id: str, finger: int) -> None:
+        start(terminal, user_id, finger)
+        raise TerminalConnectionError("the answer was lost")  # no simulator fault does this
+
+    with (
+        patch.object(ZKTerminal, "start_enrollment", start_then_lose_the_answer),
+        pytest.raises(TerminalUnavailable),
+    ):
+        await manager.async_start("123", 1)
+    assert simulator.commands[-2:] == [CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
+    assert_terminal_released(simulator)

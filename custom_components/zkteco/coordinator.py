@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -118,6 +119,12 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         )
         await self.attendance.async_load()
         entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
+        # Punches missed while Home Assistant was down are delivered once it has started:
+        # automations are not listening before that.
+        entry.async_on_unload(async_at_started(self.hass, self._async_catch_up))
+
+    async def _async_catch_up(self, _hass: HomeAssistant) -> None:
+        await self.async_request_refresh()
 
     def localize(self, when: datetime) -> datetime:
         """Attach the terminal's timezone to a time read from its clock."""
@@ -153,6 +160,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         users_known = self.data.users if self.data is not None else None
         cursor = self.attendance.snapshot()
         in_sync = self.attendance.in_sync
+        catch_up = self.hass.state is CoreState.running
         known_users_count = len(users_known) if users_known is not None else None
 
         def poll(terminal: ZKTerminal) -> _Poll:
@@ -160,7 +168,11 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             clock = terminal.read_clock()
             users = terminal.read_users() if counters.users != known_users_count else None
             all_users = users if users is not None else list((users_known or {}).values())
-            collected = collect(terminal, counters, cursor, all_users, in_sync=in_sync)
+            collected = (
+                collect(terminal, counters, cursor, all_users, in_sync=in_sync)
+                if catch_up
+                else None
+            )
             return _Poll(counters, clock, users, collected)
 
         try:
@@ -180,7 +192,11 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             if result.users is not None
             else users_known or {}
         )
-        last_punch = self.attendance.apply(result.counters.records, result.attendance, users)
+        last_punch = (
+            self.attendance.apply(result.counters.records, result.attendance, users)
+            if catch_up
+            else None
+        )
         previous = self.data
         return ZKTecoData(
             counters=result.counters,

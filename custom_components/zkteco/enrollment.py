@@ -228,10 +228,13 @@ class EnrollmentManager:
     async def _async_begin(self, enrollment: _Enrollment) -> None:
         user, finger = enrollment.user, enrollment.finger_index
         worker = self._coordinator.worker
+        asked_to_enroll = False
 
         def begin(terminal: ZKTerminal) -> bool:
+            nonlocal asked_to_enroll
             if terminal.has_template(user.uid, finger):
                 return False
+            asked_to_enroll = True
             worker.restore_on_reconnect(True)
             terminal.start_enrollment(user.user_id, finger)
             return True
@@ -239,7 +242,8 @@ class EnrollmentManager:
         try:
             started = await worker.async_run(begin)
         except TerminalError as err:
-            await self._async_restore()
+            if asked_to_enroll:  # it may be waiting for a finger although the answer was lost
+                await self._async_restore()
             raise TerminalUnavailable(error=err) from err
         if not started:
             raise FingerAlreadyEnrolled(

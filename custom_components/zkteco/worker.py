@@ -175,6 +175,8 @@ class TerminalWorker:
             return job(self._terminal)
         except TerminalConnectionError:
             self._terminal.close()
+            # Counts as an attempt: the queued jobs come before the next reconnection.
+            self._last_attempt = time.monotonic()
             raise
 
     def _ensure_session(self) -> None:

@@ -128,10 +128,6 @@ def test_restart_delivers_missed_punches_once_in_order(after_restart: AfterResta
     assert after_restart.punches == after_restart.expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="caught-up punches fire during setup, before automations are armed: see the report",
-)
 def test_restart_gives_automations_the_missed_punches(after_restart: AfterRestart) -> None:
     """An automation on zkteco_attendance sees the missed punches too, not only the live one."""
     assert after_restart.relayed == [(*punch[:2], None) for punch in after_restart.expected]
