@@ -7,12 +7,13 @@ import threading
 from unittest.mock import patch
 import zoneinfo
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN
+from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
 
 from .test_attendance import poll
@@ -38,6 +39,22 @@ async def test_users_read_when_their_count_changes(
     assert sim_protocol.CMD_PREPARE_BUFFER in simulator.commands
     assert init_integration.runtime_data.data.users["9"].name == "Marta Ruiz"
     assert hass.states.get(USERS_SENSOR).state == "3"
+
+
+async def test_users_read_again_now_and_then(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: ZKSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A rename keeps the user count: the list is read again every few minutes anyway."""
+    simulator.add_user("123", "Ana Garcia Lopez")
+    await poll(hass, init_integration)
+    assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia"
+
+    freezer.tick(USERS_REREAD_INTERVAL)
+    await poll(hass, init_integration)
+    assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia Lopez"
 
 
 async def test_unreachable_then_back(

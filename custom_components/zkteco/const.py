@@ -20,6 +20,9 @@ DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
 MIN_SCAN_INTERVAL_SECONDS: Final = 5
 MAX_SCAN_INTERVAL_SECONDS: Final = 3600
 MAX_COMM_KEY: Final = 999999
+# The user list is read when the user count changes, and at least this often (a rename keeps the
+# count).
+USERS_REREAD_INTERVAL: Final = timedelta(minutes=10)
 
 # Seconds a single exchange with the terminal may take; pyzk's own default is 60 s.
 CONNECT_TIMEOUT: Final = 5.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
@@ -26,6 +26,7 @@ from .const import (
     DOMAIN,
     LOGGER,
     PROTOCOL_UDP,
+    USERS_REREAD_INTERVAL,
 )
 from .enrollment import (
     DeviceNotFound,
@@ -107,6 +108,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         self.timezone: tzinfo = dt_util.get_default_time_zone()
         self.attendance = AttendanceTracker(hass, self)
         self._event_listeners: list[Callable[[WorkerEvent], None]] = []
+        self._users_read_at = datetime.min.replace(tzinfo=UTC)
 
     async def async_setup(self) -> None:
         """Load the timezone and what was delivered before; listen to the realtime events."""
@@ -162,11 +164,14 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         in_sync = self.attendance.in_sync
         catch_up = self.hass.state is CoreState.running
         known_users_count = len(users_known) if users_known is not None else None
+        now = dt_util.utcnow()
+        users_stale = now - self._users_read_at >= USERS_REREAD_INTERVAL
 
         def poll(terminal: ZKTerminal) -> _Poll:
             counters = terminal.read_counters()
             clock = terminal.read_clock()
-            users = terminal.read_users() if counters.users != known_users_count else None
+            reread = users_stale or counters.users != known_users_count
+            users = terminal.read_users() if reread else None
             all_users = users if users is not None else list((users_known or {}).values())
             collected = (
                 collect(terminal, counters, cursor, all_users, in_sync=in_sync)
@@ -187,6 +192,8 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
                 translation_key="cannot_connect",
                 translation_placeholders={"error": str(err)},
             ) from err
+        if result.users is not None:
+            self._users_read_at = now
         users = (
             {user.user_id: user for user in result.users}
             if result.users is not None
