@@ -48,7 +48,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     except BaseException:
         await worker.async_stop()
         raise
-    entry.async_on_unload(coordinator.async_add_event_listener(coordinator.enrollment.on_event))
+    entry.async_on_unload(worker.async_add_listener(coordinator.enrollment.on_event))
     entry.runtime_data = coordinator
 
     async def _async_on_stop(_event: Event) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -107,7 +106,6 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         # Until async_setup() has read the chosen one (reading it may touch the disk).
         self.timezone: tzinfo = dt_util.get_default_time_zone()
         self.attendance = AttendanceTracker(hass, self)
-        self._event_listeners: list[Callable[[WorkerEvent], None]] = []
         self._users_read_at = datetime.min.replace(tzinfo=UTC)
 
     async def async_setup(self) -> None:
@@ -133,14 +131,6 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         return when.replace(tzinfo=self.timezone)
 
     @callback
-    def async_add_event_listener(
-        self, listener: Callable[[WorkerEvent], None]
-    ) -> Callable[[], None]:
-        """Call ``listener`` for each enrollment-related event of the terminal."""
-        self._event_listeners.append(listener)
-        return lambda: self._event_listeners.remove(listener)
-
-    @callback
     def async_publish(self, **changes: object) -> None:
         """Show new values without a poll (and without touching availability)."""
         if self.data is None:
@@ -153,8 +143,6 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         if isinstance(event, ConnectionLost):
             LOGGER.debug("%s: the session broke while idle", self.name)
         self.attendance.on_event(event)
-        for listener in list(self._event_listeners):
-            listener(event)
 
     async def _async_update_data(self) -> ZKTecoData:
         if self.data is not None and self.enrollment.active:
