@@ -386,6 +386,35 @@ def test_event_before_a_reply_is_kept(sim: ZKSimulator, terminal: ZKTerminal) ->
     assert sim.wait_for(lambda simulator: const.CMD_ACK_OK in simulator.commands)
 
 
+def test_event_during_a_command_is_handed_over_at_once(
+    sim: ZKSimulator, open_terminal: TerminalFactory
+) -> None:
+    """With a receiver, a punch that arrives during a command does not wait for the command."""
+    received: list[list[TerminalEvent]] = []
+    template = open_terminal(connect=False)
+    terminal = ZKTerminal(template._config, on_events=received.append)
+    terminal.connect()
+    terminal.register_events()
+    sim.punch(ANA.user_id, timestamp=datetime(2026, 11, 2, 9, 0, 0))
+    assert select.select([terminal], [], [], PATIENCE)[0]
+    terminal.read_counters()
+    assert received == [[Punch(ANA.user_id, datetime(2026, 11, 2, 9, 0, 0), 1, 0)]]
+    assert terminal.read_events(0) == []
+    terminal.close()
+
+
+def test_a_forgotten_udp_session_is_a_lost_connection(
+    sim: ZKSimulator, open_terminal: TerminalFactory
+) -> None:
+    """A terminal that rebooted answers the old session with CMD_ACK_UNAUTH: reconnect."""
+    terminal = open_terminal(udp=True)
+    sim.reboot_duration = 0.1
+    sim.reboot()
+    assert sim.wait_for(lambda simulator: not simulator.rebooting)
+    with pytest.raises(TerminalConnectionError, match="no longer knows this session"):
+        terminal.read_counters()
+
+
 def test_no_events_without_registering(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     sim.punch(ANA.user_id)
     assert terminal.read_events(0.2) == []

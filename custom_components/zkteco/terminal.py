@@ -278,6 +278,8 @@ class _FramedZK(_PyZK):
             ommit_ping=True,
         )
         self.pending_events: deque[tuple[int, bytes]] = deque()
+        # Called when a realtime event was set aside while a command waited for its reply.
+        self.on_event_set_aside: Callable[[], None] | None = None
         self.bytes_in = 0
         self.bytes_out = 0
 
@@ -331,6 +333,10 @@ class _FramedZK(_PyZK):
         self._ZK__data_recv = reply
         self._ZK__data = reply[8:]
         self._ZK__tcp_length = len(reply)
+        if header[0] == const.CMD_ACK_UNAUTH and self.is_connect:
+            # A terminal that rebooted, or expired an idle UDP session, answers the forgotten
+            # session like this: the session is lost, not the command refused.
+            raise ZKNetworkError("the terminal no longer knows this session")
         ok = header[0] in (const.CMD_ACK_OK, const.CMD_PREPARE_DATA, const.CMD_DATA)
         return {"status": ok, "code": header[0]}
 
@@ -385,6 +391,8 @@ class _FramedZK(_PyZK):
             if command == const.CMD_REG_EVENT:
                 self.acknowledge_event()
                 self.pending_events.append((event, packet[_HEADER.size :]))
+                if self.on_event_set_aside is not None:
+                    self.on_event_set_aside()
                 continue
             if command != const.CMD_DATA:
                 _verify_checksum(packet)
@@ -593,8 +601,17 @@ def _decode_punch_event(payload: bytes) -> Punch:
 class ZKTerminal:
     """A synchronous session with one terminal; one thread at a time may use it."""
 
-    def __init__(self, config: TerminalConfig) -> None:
+    def __init__(
+        self,
+        config: TerminalConfig,
+        on_events: Callable[[list[TerminalEvent]], None] | None = None,
+    ) -> None:
+        """``on_events`` is given the events that arrive while a command runs, as they arrive.
+
+        Without it they wait for the next ``read_events()``.
+        """
         self._config = config
+        self._on_events = on_events
         self._zk: _FramedZK | None = None
         self.bytes_in = 0
         self.bytes_out = 0
@@ -620,7 +637,13 @@ class ZKTerminal:
         except TerminalError:
             _close_quietly(zk)
             raise
+        if self._on_events is not None:
+            zk.on_event_set_aside = self._hand_over_set_aside
         self._zk = zk
+
+    def _hand_over_set_aside(self) -> None:
+        if self._on_events is not None and (events := self._take_set_aside()):
+            self._on_events(events)
 
     def close(self) -> None:
         """End the session politely when the terminal still listens, and drop the socket."""
@@ -722,17 +745,23 @@ class ZKTerminal:
     def read_events(self, timeout: float) -> list[TerminalEvent]:
         """Events set aside during commands, then whatever arrives within ``timeout`` seconds."""
         with self._call() as zk:
-            raw = list(zk.pending_events)
-            zk.pending_events.clear()
-            wait = 0.0 if raw else timeout
+            events = self._take_set_aside()
+            wait = 0.0 if events else timeout
             while select.select([zk.sock], [], [], wait)[0]:
                 packet = zk.receive_packet()
                 command, _, event, _ = _HEADER.unpack_from(packet)
                 if command == const.CMD_REG_EVENT:
                     zk.acknowledge_event()
-                    raw.append((event, packet[_HEADER.size :]))
+                    if decoded := _decode_event(event, packet[_HEADER.size :]):
+                        events.append(decoded)
                 wait = 0.0
-            return [decoded for event, payload in raw if (decoded := _decode_event(event, payload))]
+            return events
+
+    def _take_set_aside(self) -> list[TerminalEvent]:
+        zk = self._session
+        raw = list(zk.pending_events)
+        zk.pending_events.clear()
+        return [decoded for event, payload in raw if (decoded := _decode_event(event, payload))]
 
     def start_enrollment(self, user_id: str, finger: int) -> None:
         """Put the terminal in enrollment mode; it answers once it waits for the first press."""
