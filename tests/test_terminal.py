@@ -628,10 +628,34 @@ def test_attendance_transfer_refused(socket_enabled: None, replies: list[bytes |
         terminal.close()
 
 
+# -- shapes of real terminals -----------------------------------------------------------------
+
+
+def a_punch_arrives(sim: ZKSimulator, terminal: ZKTerminal) -> bool:
+    """Ana punches; the session registered for events receives her punch, and nothing else."""
+    when = datetime(2026, 11, 2, 9, 0, 0)
+    sim.punch(ANA.user_id, timestamp=when)
+    return wait_for_events(terminal, 1) == [Punch(ANA.user_id, when, 1, 0)]
+
+
+def test_replies_with_the_plain_checksum(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    """A terminal that checksums the header as sent, not the SDK way, is talked to all the same."""
+    sim.plain_checksum = True
+    terminal = open_terminal()
+    terminal.register_events()
+    assert terminal.read_info().serial_number == sim.serial
+    assert terminal.read_users() == [ANA, LUIS]
+    assert terminal.read_attendance([ANA, LUIS]).punches() == expected_history()
+    assert a_punch_arrives(sim, terminal)
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
-def test_corrupted_reply(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+@pytest.mark.parametrize("plain", [False, True], ids=["sdk_form", "plain_form"])
+def test_corrupted_reply(sim: ZKSimulator, terminal: ZKTerminal, plain: bool) -> None:
+    """A reply whose checksum fits neither form is refused."""
+    sim.plain_checksum = plain
     sim.corrupt_checksum = 1
     with pytest.raises(TerminalConnectionError, match="checksum"):
         terminal.read_clock()

@@ -8,7 +8,8 @@ What pyzk 0.9 gets wrong, and what we do instead:
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
   arrives just before the reply is taken for the reply. We read whole frames, check the reply's
-  checksum and set realtime events aside for the event reader.
+  checksum (in the SDK's form or the plain one) and set realtime events aside for the event
+  reader.
 - Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
@@ -470,10 +471,18 @@ class _FramedZK(_PyZK):
 
 
 def _verify_checksum(packet: bytes) -> None:
+    """Accept either form of checksum terminals send; refuse a packet that has neither.
+
+    The SDK checksums the header before it counts the reply number up, and the terminals
+    captured (pyzk's test.py, zk-protocol's test vectors) answer the same way. Others checksum
+    the header as sent, the plain way (issue 9); pyzk checks neither.
+    """
     command, expected, session, reply = _HEADER.unpack_from(packet)
-    # The SDK checksums the header before it counts the reply number up; terminals do the same.
+    payload = packet[_HEADER.size :]
     previous = reply - 1 if reply else const.USHRT_MAX - 1
-    if checksum(_HEADER.pack(command, 0, session, previous) + packet[_HEADER.size :]) != expected:
+    sdk_form = checksum(_HEADER.pack(command, 0, session, previous) + payload)
+    plain_form = checksum(_HEADER.pack(command, 0, session, reply) + payload)
+    if expected not in (sdk_form, plain_form):
         raise ZKNetworkError("reply with a wrong checksum")
 
 
