@@ -649,6 +649,44 @@ def test_replies_with_the_plain_checksum(sim: ZKSimulator, open_terminal: Termin
     assert a_punch_arrives(sim, terminal)
 
 
+@pytest.mark.parametrize(
+    "shape", ["data_counter_in_session", "data_size_in_ack"], ids=["counter", "size_in_ack"]
+)
+def test_session_field_reused_in_a_transfer(
+    sim: ZKSimulator, terminal: ZKTerminal, shape: str
+) -> None:
+    """Data packets that count in the session field, an ACK that carries the size there.
+
+    Nothing compares that field with the session id: the table arrives whole and the session
+    goes on.
+    """
+    setattr(sim, shape, True)
+    sim.tcp_data_packet = 1008  # the size of the captured packets
+    sim.add_numbered_users(1000)  # more than one chunk both over TCP and UDP
+    users = terminal.read_users()
+    assert (len(users), users[-1].user_id) == (1000, "1000")
+    assert terminal.read_counters().users == 1000
+
+
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+@pytest.mark.parametrize(("segment", "more_records"), [(5, 0), (256, 30)], ids=["5", "256"])
+def test_frames_split_across_reads(
+    sim: ZKSimulator, open_terminal: TerminalFactory, segment: int, more_records: int
+) -> None:
+    """TCP hands frames over in pieces, headers included: each is put together again.
+
+    In pieces of 256 bytes, as captured, the log comes in a data stream; in pieces of 5 bytes
+    (each a pause apart) it stays small enough to come in one packet.
+    """
+    sim.tcp_segment = segment
+    sim.add_records(more_records)
+    terminal = open_terminal()
+    terminal.register_events()
+    assert terminal.read_users() == [ANA, LUIS]
+    assert terminal.read_attendance([ANA, LUIS]).total == HISTORY_RECORDS + more_records
+    assert a_punch_arrives(sim, terminal)
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
