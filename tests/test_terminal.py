@@ -628,6 +628,20 @@ def test_attendance_transfer_refused(socket_enabled: None, replies: list[bytes |
         terminal.close()
 
 
+@pytest.mark.parametrize("length", [0x10000, 0xFFFFFFFF], ids=["64_kib", "4_gib"])
+def test_frame_length_is_capped(socket_enabled: None, length: int) -> None:
+    """A corrupt length neither makes us wait for gigabytes nor make room for them.
+
+    The stream cannot be trusted after it: the session is lost, not the command refused.
+    """
+    corrupt_top = p.TCP_MAGIC + struct.pack("<I", length) + p.build_packet(p.CMD_ACK_OK, 1, 1)
+    with ScriptedTerminal([tcp_reply(p.CMD_ACK_OK), corrupt_top], udp=False) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, timeout=PATIENCE))
+        with pytest.raises(TerminalConnectionError, match=f"frame of {length} bytes"):
+            connect_and_read_clock(terminal)
+        terminal.close()
+
+
 # -- shapes of real terminals -----------------------------------------------------------------
 
 

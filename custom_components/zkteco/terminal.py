@@ -7,9 +7,9 @@ What pyzk 0.9 gets wrong, and what we do instead:
   connection that waits 10 s, and ignores a refused TCP connection until the first send. We open
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
-  arrives just before the reply is taken for the reply. We read whole frames, check the reply's
-  checksum (in the SDK's form or the plain one) and set realtime events aside for the event
-  reader.
+  arrives just before the reply is taken for the reply. The length a TCP frame announces is
+  trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
+  the SDK's form or the plain one) and set realtime events aside for the event reader.
 - Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
@@ -52,6 +52,9 @@ _CMD_PREPARE_BUFFER: Final = 1503
 _CMD_READ_BUFFER: Final = 1504
 _CMD_GET_USER_TEMPLATE: Final = 88
 _TCP_MAX_CHUNK: Final = 0xFFC0
+# zk-protocol (protocol.md, "Packet Fields") documents the length as 2 bytes and 2 zero bytes,
+# and the SDK's chunks (0xFFC0 bytes and a header) fit in it: a longer frame is a corrupt length.
+_TCP_MAX_PACKET: Final = 0xFFFF
 _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
@@ -364,6 +367,8 @@ class _FramedZK(_PyZK):
                 magic1, magic2, length = _TCP_TOP.unpack(top)
                 if (magic1, magic2) != (const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2):
                     raise ZKNetworkError("TCP packet invalid")
+                if length > _TCP_MAX_PACKET:
+                    raise ZKNetworkError(f"a frame of {length} bytes announced")
                 packet = self._receive_exactly(length)
                 self.bytes_in += _TCP_TOP.size
             else:
