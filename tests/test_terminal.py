@@ -33,7 +33,7 @@ from custom_components.zkteco.terminal import (
     checksum,
 )
 from zksim import PressOutcome, Record, User, ZKSimulator, commands as sim_commands, protocol as p
-from zksim.records import EVENT_SIZES, pack_records
+from zksim.records import EVENT_SIZES, pack_attlog_event, pack_records
 
 from .conftest import HISTORY_RECORDS, HISTORY_START, closed_port
 
@@ -699,6 +699,22 @@ def test_frames_split_across_reads(
     assert terminal.read_users() == [ANA, LUIS]
     assert terminal.read_attendance([ANA, LUIS]).total == HISTORY_RECORDS + more_records
     assert a_punch_arrives(sim, terminal)
+
+
+@pytest.mark.parametrize("udp", [True], ids=["udp"])
+def test_spoofed_udp_event_is_not_delivered(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """Any host can send a datagram to our port: only what comes from the terminal counts."""
+    terminal.register_events()
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_DGRAM) as ours:
+        our_address = ours.getsockname()
+    forged = Record(2, LUIS.user_id, datetime(2026, 11, 2, 8, 0, 0))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
+        spoofer.sendto(
+            p.build_packet(p.CMD_REG_EVENT, p.EF_ATTLOG, 0, pack_attlog_event(forged, 32)),
+            our_address,
+        )
+    assert a_punch_arrives(sim, terminal)
+    assert terminal.read_events(0.2) == []
 
 
 # -- faults -----------------------------------------------------------------------------------

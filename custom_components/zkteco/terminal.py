@@ -6,6 +6,8 @@ What pyzk 0.9 gets wrong, and what we do instead:
 - ``connect()`` pings through a subprocess unless told not to, probes the port with a second
   connection that waits 10 s, and ignores a refused TCP connection until the first send. We open
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
+- Its UDP socket is not connected: a datagram from any address is taken for the terminal's, so
+  anyone on the network can fire punches. Ours is connected to the terminal.
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
   arrives just before the reply is taken for the reply. The length a TCP frame announces is
   trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
@@ -299,6 +301,9 @@ class _FramedZK(_PyZK):
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.settimeout(self._ZK__timeout)
+            # Connected, the socket takes datagrams from the terminal only: anyone else on the
+            # network could otherwise fire punches (events carry no session id to check).
+            self.sock.connect(self._ZK__address)
         self._ZK__session_id = 0
         self._ZK__reply_id = const.USHRT_MAX - 1
         reply = self.send_command(const.CMD_CONNECT)
@@ -354,7 +359,7 @@ class _FramedZK(_PyZK):
                     + packet
                 )
             else:
-                self.sock.sendto(packet, self._ZK__address)
+                self.sock.send(packet)
         except OSError as err:
             raise ZKNetworkError(str(err)) from err
         self.bytes_out += len(packet) + (_TCP_TOP.size if self.tcp else 0)
