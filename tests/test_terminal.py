@@ -717,6 +717,17 @@ def test_spoofed_udp_event_is_not_delivered(sim: ZKSimulator, terminal: ZKTermin
     assert terminal.read_events(0.2) == []
 
 
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+def test_tcp_keepalive(terminal: ZKTerminal) -> None:
+    """An idle session with a terminal that vanished is noticed within two minutes."""
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+    assert idle + interval * probes <= 120
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ What pyzk 0.9 gets wrong, and what we do instead:
   connection that waits 10 s, and ignores a refused TCP connection until the first send. We open
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
 - Its UDP socket is not connected: a datagram from any address is taken for the terminal's, so
-  anyone on the network can fire punches. Ours is connected to the terminal.
+  anyone on the network can fire punches. Ours is connected to the terminal. Its TCP session has
+  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle.
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
   arrives just before the reply is taken for the reply. The length a TCP frame announces is
   trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
@@ -57,6 +58,9 @@ _TCP_MAX_CHUNK: Final = 0xFFC0
 # zk-protocol (protocol.md, "Packet Fields") documents the length as 2 bytes and 2 zero bytes,
 # and the SDK's chunks (0xFFC0 bytes and a header) fit in it: a longer frame is a corrupt length.
 _TCP_MAX_PACKET: Final = 0xFFFF
+# A session that stays silent is probed after a minute, then every 10 s: a terminal that lost
+# power or its network is noticed within 90 s, and the realtime session opened again.
+_TCP_KEEPALIVE: Final = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
 _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
@@ -298,6 +302,7 @@ class _FramedZK(_PyZK):
         self.sock.close()  # pyzk opened a UDP socket in __init__ that we do not use
         if self.tcp:
             self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
+            _keep_alive(self.sock)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.settimeout(self._ZK__timeout)
@@ -801,6 +806,14 @@ class ZKTerminal:
         with self._call() as zk:
             zk.cancel_capture()
             zk.enable_device()
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """Have the system probe an idle session, with our timings where the platform has them."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in _TCP_KEEPALIVE:
+        if (option := getattr(socket, name, None)) is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def _close_quietly(zk: _FramedZK) -> None:
