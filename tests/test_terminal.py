@@ -33,7 +33,7 @@ from custom_components.zkteco.terminal import (
     checksum,
 )
 from zksim import PressOutcome, Record, User, ZKSimulator, commands as sim_commands, protocol as p
-from zksim.records import EVENT_SIZES, pack_records
+from zksim.records import EVENT_SIZES, pack_attlog_event, pack_records
 
 from .conftest import HISTORY_RECORDS, HISTORY_START, closed_port
 
@@ -628,10 +628,113 @@ def test_attendance_transfer_refused(socket_enabled: None, replies: list[bytes |
         terminal.close()
 
 
+@pytest.mark.parametrize("length", [0x10000, 0xFFFFFFFF], ids=["64_kib", "4_gib"])
+def test_frame_length_is_capped(socket_enabled: None, length: int) -> None:
+    """A corrupt length neither makes us wait for gigabytes nor make room for them.
+
+    The stream cannot be trusted after it: the session is lost, not the command refused.
+    """
+    corrupt_top = p.TCP_MAGIC + struct.pack("<I", length) + p.build_packet(p.CMD_ACK_OK, 1, 1)
+    with ScriptedTerminal([tcp_reply(p.CMD_ACK_OK), corrupt_top], udp=False) as scripted:
+        terminal = ZKTerminal(TerminalConfig("127.0.0.1", scripted.port, timeout=PATIENCE))
+        with pytest.raises(TerminalConnectionError, match=f"frame of {length} bytes"):
+            connect_and_read_clock(terminal)
+        terminal.close()
+
+
+# -- shapes of real terminals -----------------------------------------------------------------
+
+
+def a_punch_arrives(sim: ZKSimulator, terminal: ZKTerminal) -> bool:
+    """Ana punches; the session registered for events receives her punch, and nothing else."""
+    when = datetime(2026, 11, 2, 9, 0, 0)
+    sim.punch(ANA.user_id, timestamp=when)
+    return wait_for_events(terminal, 1) == [Punch(ANA.user_id, when, 1, 0)]
+
+
+def test_replies_with_the_plain_checksum(sim: ZKSimulator, open_terminal: TerminalFactory) -> None:
+    """A terminal that checksums the header as sent, not the SDK way, is talked to all the same."""
+    sim.plain_checksum = True
+    terminal = open_terminal()
+    terminal.register_events()
+    assert terminal.read_info().serial_number == sim.serial
+    assert terminal.read_users() == [ANA, LUIS]
+    assert terminal.read_attendance([ANA, LUIS]).punches() == expected_history()
+    assert a_punch_arrives(sim, terminal)
+
+
+@pytest.mark.parametrize(
+    "shape", ["data_counter_in_session", "data_size_in_ack"], ids=["counter", "size_in_ack"]
+)
+def test_session_field_reused_in_a_transfer(
+    sim: ZKSimulator, terminal: ZKTerminal, shape: str
+) -> None:
+    """Data packets that count in the session field, an ACK that carries the size there.
+
+    Nothing compares that field with the session id: the table arrives whole and the session
+    goes on.
+    """
+    setattr(sim, shape, True)
+    sim.tcp_data_packet = 1008  # the size of the captured packets
+    sim.add_numbered_users(1000)  # more than one chunk both over TCP and UDP
+    users = terminal.read_users()
+    assert (len(users), users[-1].user_id) == (1000, "1000")
+    assert terminal.read_counters().users == 1000
+
+
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+@pytest.mark.parametrize(("segment", "more_records"), [(5, 0), (256, 30)], ids=["5", "256"])
+def test_frames_split_across_reads(
+    sim: ZKSimulator, open_terminal: TerminalFactory, segment: int, more_records: int
+) -> None:
+    """TCP hands frames over in pieces, headers included: each is put together again.
+
+    In pieces of 256 bytes, as captured, the log comes in a data stream; in pieces of 5 bytes
+    (each a pause apart) it stays small enough to come in one packet.
+    """
+    sim.tcp_segment = segment
+    sim.add_records(more_records)
+    terminal = open_terminal()
+    terminal.register_events()
+    assert terminal.read_users() == [ANA, LUIS]
+    assert terminal.read_attendance([ANA, LUIS]).total == HISTORY_RECORDS + more_records
+    assert a_punch_arrives(sim, terminal)
+
+
+@pytest.mark.parametrize("udp", [True], ids=["udp"])
+def test_spoofed_udp_event_is_not_delivered(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+    """Any host can send a datagram to our port: only what comes from the terminal counts."""
+    terminal.register_events()
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_DGRAM) as ours:
+        our_address = ours.getsockname()
+    forged = Record(2, LUIS.user_id, datetime(2026, 11, 2, 8, 0, 0))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
+        spoofer.sendto(
+            p.build_packet(p.CMD_REG_EVENT, p.EF_ATTLOG, 0, pack_attlog_event(forged, 32)),
+            our_address,
+        )
+    assert a_punch_arrives(sim, terminal)
+    assert terminal.read_events(0.2) == []
+
+
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+def test_tcp_keepalive(terminal: ZKTerminal) -> None:
+    """An idle session with a terminal that vanished is noticed within two minutes."""
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+    assert idle + interval * probes <= 120
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
-def test_corrupted_reply(sim: ZKSimulator, terminal: ZKTerminal) -> None:
+@pytest.mark.parametrize("plain", [False, True], ids=["sdk_form", "plain_form"])
+def test_corrupted_reply(sim: ZKSimulator, terminal: ZKTerminal, plain: bool) -> None:
+    """A reply whose checksum fits neither form is refused."""
+    sim.plain_checksum = plain
     sim.corrupt_checksum = 1
     with pytest.raises(TerminalConnectionError, match="checksum"):
         terminal.read_clock()

@@ -24,6 +24,19 @@ in adrobinoga/zk-protocol and the vendor manual):
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
   result code; disabled while enrolling, re-enabled afterwards.
 
+Shapes of real firmware, each off by default (attributes of the simulator):
+
+- ``plain_checksum``: packets are checksummed over the header as sent, without the SDK's
+  previous reply number (issue 9 of this project; pyzk accepts such terminals). What the
+  simulator receives is still checked the SDK way, the way clients send it;
+- ``data_counter_in_session``: the CMD_DATA packets of a data stream count 0, 1, 2... in
+  the session field (captured in pyzk test.py, test_tcp_get_users_broken_tcp);
+- ``data_size_in_ack``: the CMD_ACK_OK that ends a data stream carries the size of the data
+  (its low 16 bits) in the session field, as a K40 does (issue 9);
+- ``tcp_segment``: TCP replies and events go out in sends of at most this many bytes, a
+  short pause apart, so a client reads frames in pieces (in the same capture a 1016-byte
+  packet arrived in five reads of at most 256 bytes).
+
 Simplified:
 
 - a TCP chunk goes out in one CMD_DATA packet (real terminals split it in ~1 KB packets);

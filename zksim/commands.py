@@ -35,6 +35,8 @@ class Reply:
     packets: list[tuple[int, bytes]]
     after: After = After.NOTHING
     buffered: bool = False  # a chunk transfer: the "drop in buffered read" fault applies
+    # What some packets carry in the session field instead of the session id, by packet index.
+    session_fields: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -107,7 +109,24 @@ def data_reply(data: bytes, terminal: Terminal, session: Session) -> Reply:
     packets = [(p.CMD_PREPARE_DATA, struct.pack("<II", len(data), 0))]
     packets += [(p.CMD_DATA, piece) for piece in pieces]
     packets.append((p.CMD_ACK_OK, b""))
-    return Reply(packets, buffered=True)
+    return Reply(
+        packets, buffered=True, session_fields=_stream_session_fields(terminal, data, pieces)
+    )
+
+
+def _stream_session_fields(terminal: Terminal, data: bytes, pieces: list[bytes]) -> dict[int, int]:
+    """Counters and sizes some firmware puts in the session field of a data stream.
+
+    CMD_DATA packets counting 0, 1, 2... were captured from a real terminal (fananimi/pyzk,
+    test.py, test_tcp_get_users_broken_tcp); a K40 puts the size of the data in the session
+    field of the CMD_ACK_OK that ends the stream (issue 9).
+    """
+    fields: dict[int, int] = {}
+    if terminal.data_counter_in_session:
+        fields |= {1 + index: index for index in range(len(pieces))}
+    if terminal.data_size_in_ack:
+        fields[len(pieces) + 1] = len(data) & 0xFFFF
+    return fields
 
 
 def _cstring(payload: bytes) -> str:

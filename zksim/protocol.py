@@ -134,6 +134,12 @@ class Packet:
             self.command, self.session_id, self.reply_id, self.payload
         )
 
+    @property
+    def plain_checksum_ok(self) -> bool:
+        return self.checksum == plain_packet_checksum(
+            self.command, self.session_id, self.reply_id, self.payload
+        )
+
 
 def packet_checksum(command: int, session_id: int, reply_id: int, payload: bytes) -> int:
     """Checksum of a packet as both terminals and the SDK compute it.
@@ -145,11 +151,23 @@ def packet_checksum(command: int, session_id: int, reply_id: int, payload: bytes
     return checksum(HEADER.pack(command, 0, session_id, previous) + payload)
 
 
+def plain_packet_checksum(command: int, session_id: int, reply_id: int, payload: bytes) -> int:
+    """The same sum over the header as sent, the way some implementations compute it."""
+    return checksum(HEADER.pack(command, 0, session_id, reply_id) + payload)
+
+
 def build_packet(
-    command: int, session_id: int, reply_id: int, payload: bytes = b"", *, corrupt: bool = False
+    command: int,
+    session_id: int,
+    reply_id: int,
+    payload: bytes = b"",
+    *,
+    corrupt: bool = False,
+    plain: bool = False,
 ) -> bytes:
-    """Header + payload with a valid checksum (or a deliberately wrong one)."""
-    value = packet_checksum(command, session_id, reply_id, payload)
+    """Header + payload with a valid checksum (or a deliberately wrong one), SDK or plain."""
+    compute = plain_packet_checksum if plain else packet_checksum
+    value = compute(command, session_id, reply_id, payload)
     if corrupt:
         value ^= 0x5A5A
     return HEADER.pack(command, value, session_id, reply_id) + payload

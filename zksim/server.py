@@ -31,6 +31,7 @@ _LOGGER = logging.getLogger(__name__)
 TICK = 0.02  # resolution of timers: event retries, timeouts, demo presses
 EVENT_RETRY_AFTER = 1.0  # an unacknowledged realtime event is sent again after this long
 EVENT_TRIES = 3
+SEGMENT_PAUSE = 0.005  # between the pieces of a reply cut by tcp_segment: each is read alone
 SEND_TIMEOUT = 5.0  # a client that stops reading must not hang the terminal
 UDP_PORT_ATTEMPTS = 20
 
@@ -374,8 +375,15 @@ class Server:
         if corrupt:
             self._terminal.corrupt_checksum -= 1
         packets = [
-            p.build_packet(command, sid, request.reply_id, payload, corrupt=corrupt)
-            for command, payload in reply.packets
+            p.build_packet(
+                command,
+                reply.session_fields.get(index, sid),
+                request.reply_id,
+                payload,
+                corrupt=corrupt,
+                plain=self._terminal.plain_checksum,
+            )
+            for index, (command, payload) in enumerate(reply.packets)
         ]
         frames = link.wire(packets)
         if first_half:
@@ -388,7 +396,16 @@ class Server:
     def _transmit(self, link: _Link, frames: list[bytes]) -> None:
         # Counted before sending: a client that compares right after reading sees it all.
         self._terminal.bytes_out += sum(map(len, frames))
-        link.transmit(frames)
+        segment = self._terminal.tcp_segment
+        if not (segment and isinstance(link, _TcpLink)):
+            link.transmit(frames)
+            return
+        link.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece goes now
+        stream = b"".join(frames)
+        for start in range(0, len(stream), segment):
+            if start:
+                self._stop.wait(SEGMENT_PAUSE)
+            link.transmit([stream[start : start + segment]])
 
     # -- sessions -----------------------------------------------------------------------
     def _close_link(self, link: _Link) -> None:
@@ -418,7 +435,9 @@ class Server:
     # -- realtime events ----------------------------------------------------------------
     def _queue_event(self, event: int, payload: bytes, target: int | None) -> None:
         """Attendance goes to sessions registered for it; enrollment to the enroller."""
-        packet = p.build_packet(p.CMD_REG_EVENT, event, 0, payload)
+        packet = p.build_packet(
+            p.CMD_REG_EVENT, event, 0, payload, plain=self._terminal.plain_checksum
+        )
         for session in list(self._sessions.values()):
             if target is None:
                 wanted = session.authenticated and bool(session.event_mask & event)

@@ -87,6 +87,11 @@ class Terminal:
         self.corrupt_checksum = 0
         self.enroll_timeout = 60.0
         self.tcp_data_packet = 0  # bytes per TCP CMD_DATA packet in chunk reads; 0 = whole
+        # Shapes of real firmware, off by default (see the package docstring).
+        self.plain_checksum = False
+        self.data_counter_in_session = False
+        self.data_size_in_ack = False
+        self.tcp_segment = 0  # bytes per TCP send; 0 = a reply in one send
         self.event_window = 1  # realtime events sent before waiting for the client's ACK
         self.reboot_duration = 1.0
         self.demo_auto_press = False

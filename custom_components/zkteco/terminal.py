@@ -6,9 +6,13 @@ What pyzk 0.9 gets wrong, and what we do instead:
 - ``connect()`` pings through a subprocess unless told not to, probes the port with a second
   connection that waits 10 s, and ignores a refused TCP connection until the first send. We open
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
+- Its UDP socket is not connected: a datagram from any address is taken for the terminal's, so
+  anyone on the network can fire punches. Ours is connected to the terminal. Its TCP session has
+  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle.
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
-  arrives just before the reply is taken for the reply. We read whole frames, check the reply's
-  checksum and set realtime events aside for the event reader.
+  arrives just before the reply is taken for the reply. The length a TCP frame announces is
+  trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
+  the SDK's form or the plain one) and set realtime events aside for the event reader.
 - Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
@@ -51,6 +55,12 @@ _CMD_PREPARE_BUFFER: Final = 1503
 _CMD_READ_BUFFER: Final = 1504
 _CMD_GET_USER_TEMPLATE: Final = 88
 _TCP_MAX_CHUNK: Final = 0xFFC0
+# zk-protocol (protocol.md, "Packet Fields") documents the length as 2 bytes and 2 zero bytes,
+# and the SDK's chunks (0xFFC0 bytes and a header) fit in it: a longer frame is a corrupt length.
+_TCP_MAX_PACKET: Final = 0xFFFF
+# A session that stays silent is probed after a minute, then every 10 s: a terminal that lost
+# power or its network is noticed within 90 s, and the realtime session opened again.
+_TCP_KEEPALIVE: Final = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
 _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
@@ -292,9 +302,13 @@ class _FramedZK(_PyZK):
         self.sock.close()  # pyzk opened a UDP socket in __init__ that we do not use
         if self.tcp:
             self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
+            _keep_alive(self.sock)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.settimeout(self._ZK__timeout)
+            # Connected, the socket takes datagrams from the terminal only: anyone else on the
+            # network could otherwise fire punches (events carry no session id to check).
+            self.sock.connect(self._ZK__address)
         self._ZK__session_id = 0
         self._ZK__reply_id = const.USHRT_MAX - 1
         reply = self.send_command(const.CMD_CONNECT)
@@ -350,7 +364,7 @@ class _FramedZK(_PyZK):
                     + packet
                 )
             else:
-                self.sock.sendto(packet, self._ZK__address)
+                self.sock.send(packet)
         except OSError as err:
             raise ZKNetworkError(str(err)) from err
         self.bytes_out += len(packet) + (_TCP_TOP.size if self.tcp else 0)
@@ -363,6 +377,8 @@ class _FramedZK(_PyZK):
                 magic1, magic2, length = _TCP_TOP.unpack(top)
                 if (magic1, magic2) != (const.MACHINE_PREPARE_DATA_1, const.MACHINE_PREPARE_DATA_2):
                     raise ZKNetworkError("TCP packet invalid")
+                if length > _TCP_MAX_PACKET:
+                    raise ZKNetworkError(f"a frame of {length} bytes announced")
                 packet = self._receive_exactly(length)
                 self.bytes_in += _TCP_TOP.size
             else:
@@ -470,10 +486,18 @@ class _FramedZK(_PyZK):
 
 
 def _verify_checksum(packet: bytes) -> None:
+    """Accept either form of checksum terminals send; refuse a packet that has neither.
+
+    The SDK checksums the header before it counts the reply number up, and the terminals
+    captured (pyzk's test.py, zk-protocol's test vectors) answer the same way. Others checksum
+    the header as sent, the plain way (issue 9); pyzk checks neither.
+    """
     command, expected, session, reply = _HEADER.unpack_from(packet)
-    # The SDK checksums the header before it counts the reply number up; terminals do the same.
+    payload = packet[_HEADER.size :]
     previous = reply - 1 if reply else const.USHRT_MAX - 1
-    if checksum(_HEADER.pack(command, 0, session, previous) + packet[_HEADER.size :]) != expected:
+    sdk_form = checksum(_HEADER.pack(command, 0, session, previous) + payload)
+    plain_form = checksum(_HEADER.pack(command, 0, session, reply) + payload)
+    if expected not in (sdk_form, plain_form):
         raise ZKNetworkError("reply with a wrong checksum")
 
 
@@ -782,6 +806,14 @@ class ZKTerminal:
         with self._call() as zk:
             zk.cancel_capture()
             zk.enable_device()
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """Have the system probe an idle session, with our timings where the platform has them."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in _TCP_KEEPALIVE:
+        if (option := getattr(socket, name, None)) is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def _close_quietly(zk: _FramedZK) -> None:

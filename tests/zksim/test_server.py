@@ -505,3 +505,72 @@ def test_unknown_command_and_damaged_packet(sim: ZKSimulator, make_raw: RawFacto
     with pytest.raises(TimeoutError):
         client.receive()
     assert sim.commands == []
+
+
+# -- shapes of real firmware ------------------------------------------------------------------
+
+
+def test_plain_checksum(sim: ZKSimulator, make_raw: RawFactory, udp: bool) -> None:
+    """Replies and events checksummed over the header as sent, not the SDK way."""
+    sim.plain_checksum = True
+    client = make_raw(sim, udp)
+    client.command(p.CMD_REG_EVENT, struct.pack("<I", p.EF_ATTLOG))
+    reply = client.command(p.CMD_GET_TIME)
+    assert (reply.plain_checksum_ok, reply.checksum_ok) == (True, False)
+    sim.punch("1")
+    event = client.next_event()
+    assert (event.plain_checksum_ok, event.checksum_ok) == (True, False)
+
+
+def test_plain_checksum_with_pyzk(sim: ZKSimulator, make_client: ClientFactory, udp: bool) -> None:
+    """pyzk checks no checksum: a terminal of that kind works with it."""
+    sim.plain_checksum = True
+    assert make_client(sim, udp).get_serialnumber() == sim.serial
+
+
+def read_data_stream(client: RawClient, size: int) -> list[p.Packet]:
+    """Ask for the prepared buffer in one chunk: CMD_PREPARE_DATA, CMD_DATA packets, CMD_ACK_OK."""
+    stream = [client.command(p.CMD_READ_BUFFER, struct.pack("<ii", 0, size))]
+    while stream[-1].command != p.CMD_ACK_OK:
+        stream.append(client.receive())
+    return stream
+
+
+@pytest.mark.parametrize(
+    ("counter", "size_in_ack"), [(True, False), (False, True)], ids=["counter", "size_in_ack"]
+)
+def test_session_field_of_a_data_stream(
+    make_sim: SimFactory, make_raw: RawFactory, udp: bool, counter: bool, size_in_ack: bool
+) -> None:
+    sim = make_sim(users=1000)  # 72,000 bytes: 0x11940, too large for 16 bits
+    sim.data_counter_in_session, sim.data_size_in_ack = counter, size_in_ack
+    sim.tcp_data_packet = 1008  # as captured
+    client = make_raw(sim, udp)
+    prepared = client.command(
+        p.CMD_PREPARE_BUFFER, struct.pack("<bhii", 1, p.CMD_USERTEMP_RRQ, p.FCT_USER, 0)
+    )
+    size = min(struct.unpack_from("<I", prepared.payload, 1)[0], 0xFFC0)
+    prepare, *data, ack = read_data_stream(client, size)
+    assert prepare.session_id == client.session_id
+    assert [packet.session_id for packet in data] == (
+        list(range(len(data))) if counter else [client.session_id] * len(data)
+    )
+    assert ack.session_id == (size & 0xFFFF if size_in_ack else client.session_id)
+    assert all(packet.checksum_ok for packet in (prepare, *data, ack))
+    assert b"".join(packet.payload for packet in data) == sim.packed_users()[:size]
+
+
+def test_tcp_segments(sim: ZKSimulator, make_raw: RawFactory) -> None:
+    """A reply cut in pieces of a few bytes reaches the client in more than one read."""
+    sim.tcp_segment = 7
+    client = make_raw(sim)
+    client.reply_id += 1
+    client.send(p.CMD_GET_TIME)
+    reads = []
+    buffer = bytearray()
+    while not (frames := list(p.split_tcp_frames(buffer))):
+        reads.append(client.sock.recv(65536))
+        buffer += reads[-1]
+    [frame] = frames
+    assert p.parse_packet(frame).command == p.CMD_ACK_OK
+    assert len(reads) > 1
