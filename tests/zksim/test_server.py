@@ -560,8 +560,12 @@ def test_session_field_of_a_data_stream(
     assert b"".join(packet.payload for packet in data) == sim.packed_users()[:size]
 
 
-def test_tcp_segments(sim: ZKSimulator, make_raw: RawFactory) -> None:
+def test_tcp_segments(
+    sim: ZKSimulator, make_raw: RawFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reply cut in pieces of a few bytes reaches the client in more than one read."""
+    # A pause long enough that a busy machine still reads the first piece before the next.
+    monkeypatch.setattr(server, "SEGMENT_PAUSE", 0.2)
     sim.tcp_segment = 7
     client = make_raw(sim)
     client.reply_id += 1
