@@ -17,8 +17,6 @@ PROTOCOL_UDP: Final = "udp"
 
 DEFAULT_PORT: Final = 4370
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
-MIN_SCAN_INTERVAL_SECONDS: Final = 5
-MAX_SCAN_INTERVAL_SECONDS: Final = 3600
 MAX_COMM_KEY: Final = 999999
 # The user list is read when the user count changes, and at least this often (a rename keeps the
 # count).
