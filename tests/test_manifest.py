@@ -20,6 +20,7 @@ import yaml
 
 from custom_components.zkteco import PLATFORMS
 from custom_components.zkteco.const import DOMAIN
+from custom_components.zkteco.repairs import Issue
 from custom_components.zkteco.services import async_setup_services
 
 ROOT = Path(__file__).parent.parent
@@ -255,6 +256,19 @@ def test_the_code_raises_translated_exceptions() -> None:
 @pytest.mark.parametrize("key", sorted(raised_translation_keys()))
 def test_exception_is_translated(key: str) -> None:
     assert_translated("exceptions", key, "message")
+
+
+@pytest.mark.parametrize("issue", list(Issue))
+def test_repair_issue_is_translated(issue: Issue) -> None:
+    """A title, and the text of its fix flow when it has one, else a description."""
+    assert_translated("issues", issue, "title")
+    if issue is Issue.CLOCK_WRONG:
+        for step_part in ("title", "description"):
+            assert_translated("issues", issue, "fix_flow", "step", "confirm", step_part)
+        assert_translated("issues", issue, "fix_flow", "error", "clock_not_set")
+        assert_translated("issues", issue, "fix_flow", "abort", "not_loaded")
+    else:
+        assert_translated("issues", issue, "description")
 
 
 # -- services ------------------------------------------------------------------------------------
