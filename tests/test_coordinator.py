@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
 
-from .test_attendance import poll
+from .conftest import poll
 
 USERS_SENSOR = "sensor.principal_users"
 

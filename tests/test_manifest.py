@@ -339,3 +339,25 @@ def test_quality_scale_rule_is_met(rule: str) -> None:
             f"{rule}: {entry['status']}: {entry.get('comment')}"
         )
     assert str(entry.get("comment", "")).strip(), f"{rule}: no comment"
+
+
+# -- the tests themselves ------------------------------------------------------------------------
+
+
+def imported_test_modules(source: str) -> set[str]:
+    """The test modules (test_*) that ``source`` imports from."""
+    return {
+        node.module.rsplit(".", 1)[-1]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.rsplit(".", 1)[-1].startswith("test_")
+    }
+
+
+@pytest.mark.parametrize(
+    "module", sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py"))
+)
+def test_tests_share_helpers_through_conftest(module: str) -> None:
+    """Helpers live in conftest.py, as in Home Assistant's own tests: test modules stay apart."""
+    assert imported_test_modules((ROOT / module).read_text(encoding="utf-8")) == set()

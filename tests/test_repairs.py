@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
 
-from .conftest import entry_data
+from .conftest import entry_data, poll
 
 OTHER_SERIAL = "CQUJ203960002"
 MADRID = "Europe/Madrid"
@@ -43,11 +43,6 @@ def issues(hass: HomeAssistant) -> set[str]:
 async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await entry.runtime_data.async_refresh()
     await hass.async_block_till_done()
 
 
