@@ -80,7 +80,7 @@ def prepare(config_dir: Path, sims: list[ZKSimulator]) -> tuple[HassRunner, Runn
     runner.start()
     try:
         terminals = [
-            TerminalConfig(port=sim.port, name=f"K40 {number}", device_id=f"k40_{number}")
+            TerminalConfig(port=sim.port, device_id=f"k40_{number}")
             for number, sim in enumerate(sims)
         ]
         state = asyncio.run(runner.set_up(terminals, onboarding_examples=False))

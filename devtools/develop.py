@@ -84,7 +84,7 @@ def print_welcome(runner: HassRunner, state: RunnerState, sim_port: int, seconds
 Home Assistant is ready at {url}  (set up in {seconds:.1f} s)
   Log in as:     {state.admin.username} / {state.admin.password}   (administrator)
   Non-admin:     {state.reader.username} / {state.reader.password}
-  Terminal:      simulated K40 "Principal" (device id "principal") on {LOOPBACK}:{sim_port},
+  Terminal:      simulated K40, device id "principal", on {LOOPBACK}:{sim_port},
                  demo users 123 Ana Garcia ... 128 Miguel Romero, a punch every 20-40 s
   Logs:          {runner.config_dir / "home-assistant.log"}, {CONFIG_DIR / SIMULATOR_LOG_NAME}
 

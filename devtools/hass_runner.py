@@ -74,7 +74,6 @@ class TerminalConfig:
     """The zkteco config flow's user step, as a user would fill it in."""
 
     port: int
-    name: str = "Principal"
     device_id: str = "principal"
     host: str = LOOPBACK
     comm_key: int = 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 import socket
+import struct
 from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform, __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 import pytest
@@ -31,6 +34,10 @@ HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
 # A terminal that stops answering must fail fast in tests, not after the real timeout.
 SHORT_TIMEOUT = 0.2
 HISTORY_RECORDS = 20
+# After the simulator's history (20 records from 2026-11-02 08:00, one every 5 minutes).
+PUNCH_TIME = datetime(2026, 11, 3, 9, 0, 0)
+# A 32-byte EF_ATTLOG payload no firmware should send, but a garbled one might.
+PUNCH_ON_FEBRUARY_30 = struct.pack("<24sBB6s", b"123", 1, 0, bytes((26, 2, 30, 9, 0, 0)))
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +133,35 @@ async def init_integration(
     ):
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()
+
+
+def punch(sim: ZKSimulator, minute: int, user_id: str = "123", kind: int = 0) -> None:
+    """A punch at a distinct time, so that no two punches of a test look the same."""
+    sim.punch(user_id, punch=kind, timestamp=PUNCH_TIME + timedelta(minutes=minute))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the worker thread hand its events to the event loop."""
+    async with asyncio.timeout(5):
+        # The condition changes in callbacks the worker thread schedules: nothing to await.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+
+
+async def add_unreachable_terminal(hass: HomeAssistant, sim: ZKSimulator) -> None:
+    """The terminal "principal", configured but not set up: Home Assistant retries it later.
+
+    Beside it, an ignored discovery: an entry without a device id.
+    """
+    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=sim.mac).add_to_hass(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=sim.serial, data={**entry_data(sim), CONF_PORT: closed_port()}
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 import logging
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
@@ -18,10 +16,8 @@ from custom_components.zkteco.attendance import Cursor, needs_download
 from custom_components.zkteco.const import CONF_TIMEZONE, EVENT_ATTENDANCE
 from zksim import Record, ZKSimulator, commands as sim_commands, protocol as sim_protocol
 
-from .conftest import HISTORY_RECORDS
+from .conftest import HISTORY_RECORDS, PUNCH_TIME, poll, punch, until
 
-# After the simulator's history (20 records from 2026-11-02 08:00, one every 5 minutes).
-PUNCH_TIME = datetime(2026, 11, 3, 9, 0, 0)
 DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
 
 type Captured = list[Event]
@@ -38,11 +34,6 @@ def events(hass: HomeAssistant) -> Captured:
     return async_capture_events(hass, EVENT_ATTENDANCE)
 
 
-def punch(sim: ZKSimulator, minute: int, user_id: str = "123", kind: int = 0) -> None:
-    """A punch at a distinct time, so that no two punches of a test look the same."""
-    sim.punch(user_id, punch=kind, timestamp=PUNCH_TIME + timedelta(minutes=minute))
-
-
 def log_without_event(sim: ZKSimulator, minute: int, user_id: str = "7") -> None:
     """A punch the terminal logged but never announced (its event was lost)."""
     user = sim.user_by_id(user_id)
@@ -56,19 +47,6 @@ def delivered(events: Captured) -> list[tuple[str, str, bool]]:
         (event.data["user_id"], event.data["time"][11:16], event.data["caught_up"])
         for event in events
     ]
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the worker thread hand its events to the event loop."""
-    async with asyncio.timeout(5):
-        # The condition changes in callbacks the worker thread schedules: nothing to await.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-
-
-async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await entry.runtime_data.async_refresh()
-    await hass.async_block_till_done()
 
 
 async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
@@ -17,18 +16,20 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.loader import async_get_dhcp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
 
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_PROTOCOL,
     CONF_TIMEZONE,
+    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
@@ -93,7 +94,9 @@ def connection_input(port: int, **changes: Any) -> dict[str, Any]:
 
 def user_input(port: int, **changes: Any) -> dict[str, Any]:
     """What a person types in the user step, with a stray space around the host."""
-    return connection_input(port, **{CONF_NAME: "Principal", CONF_HOST: " 127.0.0.1 ", **changes})
+    return connection_input(
+        port, **{CONF_DEVICE_ID: "principal", CONF_HOST: " 127.0.0.1 ", **changes}
+    )
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
@@ -117,11 +120,14 @@ async def add_terminal(hass: HomeAssistant, port: int, **changes: Any) -> Config
 
 
 def assert_added(
-    result: ConfigFlowResult, sim: ZKSimulator, title: str, device_id: str, comm_key: int = 0
+    result: ConfigFlowResult, sim: ZKSimulator, device_id: str, comm_key: int = 0
 ) -> None:
-    """The terminal of ``sim`` was added as typed, is known by its serial number and set up."""
+    """The terminal of ``sim`` was added as typed, is known by its serial number and set up.
+
+    No name is asked: the entry is called by its device id (users rename entries).
+    """
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == title
+    assert result["title"] == device_id
     assert result["data"] == {
         CONF_DEVICE_ID: device_id,
         CONF_HOST: "127.0.0.1",
@@ -137,20 +143,23 @@ async def test_user_step_creates_entry(hass: HomeAssistant, simulator: ZKSimulat
     """The terminal is read once; its serial number becomes the unique id."""
     result = await add_terminal(hass, simulator.port, **{CONF_DEVICE_ID: "puerta"})
 
-    assert_added(result, simulator, title="Principal", device_id="puerta")
+    assert_added(result, simulator, device_id="puerta")
 
 
-@pytest.mark.parametrize(
-    ("name", "device_id"),
-    [("Puerta Principal", "puerta_principal"), ("Almacén Norte", "almacen_norte")],
-)
-async def test_device_id_defaults_to_slug_of_name(
-    hass: HomeAssistant, simulator: ZKSimulator, name: str, device_id: str
+async def test_user_step_asks_no_name_and_requires_the_device_id(
+    hass: HomeAssistant, simulator: ZKSimulator
 ) -> None:
-    result = await add_terminal(hass, simulator.port, **{CONF_NAME: name})
+    """The device id goes into URLs and automations: it is chosen, never made up."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    fields = {key.schema: key for key in result["data_schema"].schema}
+    assert CONF_NAME not in fields
+    assert isinstance(fields[CONF_DEVICE_ID], vol.Required)
 
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_DEVICE_ID] == device_id
+    with pytest.raises(InvalidData):
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {k: v for k, v in user_input(simulator.port).items() if k != CONF_DEVICE_ID},
+        )
 
 
 async def test_udp(hass: HomeAssistant, udp_simulator: ZKSimulator) -> None:
@@ -369,24 +378,36 @@ async def test_reconfigure_unreachable_entry(hass: HomeAssistant, simulator: ZKS
 
 
 async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
-    """Home Assistant's timezone is offered first; the saved options reach the coordinator."""
+    """Only the timezone, Home Assistant's offered first; it reaches the coordinator.
+
+    No poll interval: punches come as realtime events, and homeassistant.update_entity polls
+    on demand.
+    """
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     defaults = {key.schema: key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_SCAN_INTERVAL: 30, CONF_TIMEZONE: hass.config.time_zone}
+    assert defaults == {CONF_TIMEZONE: hass.config.time_zone}
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_SCAN_INTERVAL: 60.0, CONF_TIMEZONE: "America/Bogota"}
+        result["flow_id"], {CONF_TIMEZONE: "America/Bogota"}
     )
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert init_integration.options == {CONF_SCAN_INTERVAL: 60, CONF_TIMEZONE: "America/Bogota"}
+    assert init_integration.options == {CONF_TIMEZONE: "America/Bogota"}
     coordinator = init_integration.runtime_data
-    assert coordinator.update_interval == timedelta(seconds=60)
     assert coordinator.timezone == ZoneInfo("America/Bogota")
     assert coordinator.data.clock.tzinfo == ZoneInfo("America/Bogota")
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_SCAN_INTERVAL: 5}])
+async def test_poll_interval_saved_by_an_older_version_is_ignored(
+    init_integration: MockConfigEntry,
+) -> None:
+    """The entry still sets up; it polls like every other."""
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data.update_interval == DEFAULT_SCAN_INTERVAL
 
 
 # -- discovery -----------------------------------------------------------------------------------
@@ -462,7 +483,7 @@ async def test_dhcp_requests_of_zkteco_terminals_reach_us(
 
 @pytest.mark.usefixtures("discovery_port")
 async def test_dhcp_discovery_creates_entry(hass: HomeAssistant, simulator: ZKSimulator) -> None:
-    """The terminal is read, shown, and added once named."""
+    """The terminal is read, shown with a device id to confirm, and added."""
     result = await discovered_form(hass, simulator, "discovery_confirm")
     assert result["description_placeholders"] == {
         CONF_HOST: "127.0.0.1",
@@ -470,13 +491,15 @@ async def test_dhcp_discovery_creates_entry(hass: HomeAssistant, simulator: ZKSi
         "model": "K40",
         "serial": simulator.serial,
     }
+    device_id = next(key for key in result["data_schema"].schema if key == CONF_DEVICE_ID)
+    assert device_id.description == {"suggested_value": "k40"}  # from the model
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Puerta Norte"}
+        result["flow_id"], {CONF_DEVICE_ID: "puerta_norte"}
     )
     await hass.async_block_till_done()
 
-    assert_added(result, simulator, title="Puerta Norte", device_id="puerta_norte")
+    assert_added(result, simulator, device_id="puerta_norte")
 
 
 @pytest.mark.usefixtures("discovery_port")
@@ -503,10 +526,10 @@ async def test_dhcp_discovery_of_terminal_with_comm_key(
     assert result["description_placeholders"]["serial"] == simulator.serial
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Principal"}
+        result["flow_id"], {CONF_DEVICE_ID: "principal"}
     )
     await hass.async_block_till_done()
-    assert_added(result, simulator, title="Principal", device_id="principal", comm_key=COMM_KEY)
+    assert_added(result, simulator, device_id="principal", comm_key=COMM_KEY)
 
 
 @pytest.mark.usefixtures("discovery_port")
@@ -516,14 +539,14 @@ async def test_dhcp_discovery_checks_like_the_user_step(
     """A bad device id is refused, and what was typed is kept."""
     result = await discover(hass, simulator)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Puerta", CONF_DEVICE_ID: "con espacio"}
+        result["flow_id"], {CONF_DEVICE_ID: "con espacio", CONF_COMM_KEY: 7.0}
     )
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "discovery_confirm"
     assert result["errors"] == {CONF_DEVICE_ID: "invalid_device_id"}
-    name = next(key for key in result["data_schema"].schema if key.schema == CONF_NAME)
-    assert name.default() == "Puerta"
+    comm_key = next(key for key in result["data_schema"].schema if key.schema == CONF_COMM_KEY)
+    assert comm_key.default() == 7.0
 
 
 @pytest.mark.usefixtures("discovery_port")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import threading
 from unittest.mock import patch
 import zoneinfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -16,7 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
 
-from .test_attendance import poll
+from .conftest import poll
 
 USERS_SENSOR = "sensor.principal_users"
 
@@ -93,17 +92,6 @@ async def test_no_poll_while_enrolling(
     await poll(hass, init_integration)
     assert simulator.commands == []
     await coordinator.enrollment.async_cancel()
-
-
-async def test_scan_interval_option(
-    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
-) -> None:
-    """The poll interval chosen in the options."""
-    config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(config_entry, options={CONF_SCAN_INTERVAL: 5})
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    assert config_entry.runtime_data.update_interval == timedelta(seconds=5)
-    assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
 @pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: "Pacific/Chatham"}])

@@ -11,7 +11,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.zkteco.const import EVENT_ATTENDANCE
 from zksim import ZKSimulator
 
-from .test_attendance import punch, until
+from .conftest import punch, until
 
 ENTITY_ID = "event.principal_punch"
 

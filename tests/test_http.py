@@ -27,7 +27,7 @@ from custom_components.zkteco.enrollment import EnrollmentError
 from custom_components.zkteco.http import JSON, EnrollFingerView
 from zksim import ZKSimulator
 
-from .test_services import add_unreachable_terminal
+from .conftest import add_unreachable_terminal
 
 # The user's API document, as they gave it: the contract these tests hold the view to.
 API_DOCUMENT = (Path(__file__).parent / "fixtures" / "enroll_finger_api.txt").read_text()

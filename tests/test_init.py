@@ -16,8 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.zkteco.const import CONF_DEVICE_ID, DOMAIN, EVENT_ATTENDANCE
 from zksim import ZKSimulator
 
-from .conftest import closed_port, entry_data
-from .test_attendance import poll, punch, until
+from .conftest import closed_port, entry_data, poll, punch, until
 
 SECOND_SERIAL = "CQUJ203960002"
 

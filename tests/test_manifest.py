@@ -20,6 +20,7 @@ import yaml
 
 from custom_components.zkteco import PLATFORMS
 from custom_components.zkteco.const import DOMAIN
+from custom_components.zkteco.repairs import Issue
 from custom_components.zkteco.services import async_setup_services
 
 ROOT = Path(__file__).parent.parent
@@ -119,7 +120,8 @@ def test_manifest_values() -> None:
     assert MANIFEST["codeowners"]
     assert all(owner.startswith("@") for owner in MANIFEST["codeowners"])
     assert MANIFEST["issue_tracker"].startswith(MANIFEST["documentation"])
-    assert "zk" in MANIFEST["loggers"]
+    # The dependency's logger only: Home Assistant sets our own package's level by itself.
+    assert MANIFEST["loggers"] == ["zk"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", MANIFEST["version"])
 
 
@@ -256,6 +258,19 @@ def test_exception_is_translated(key: str) -> None:
     assert_translated("exceptions", key, "message")
 
 
+@pytest.mark.parametrize("issue", list(Issue))
+def test_repair_issue_is_translated(issue: Issue) -> None:
+    """A title, and the text of its fix flow when it has one, else a description."""
+    assert_translated("issues", issue, "title")
+    if issue is Issue.CLOCK_WRONG:
+        for step_part in ("title", "description"):
+            assert_translated("issues", issue, "fix_flow", "step", "confirm", step_part)
+        assert_translated("issues", issue, "fix_flow", "error", "clock_not_set")
+        assert_translated("issues", issue, "fix_flow", "abort", "not_loaded")
+    else:
+        assert_translated("issues", issue, "description")
+
+
 # -- services ------------------------------------------------------------------------------------
 
 
@@ -324,3 +339,25 @@ def test_quality_scale_rule_is_met(rule: str) -> None:
             f"{rule}: {entry['status']}: {entry.get('comment')}"
         )
     assert str(entry.get("comment", "")).strip(), f"{rule}: no comment"
+
+
+# -- the tests themselves ------------------------------------------------------------------------
+
+
+def imported_test_modules(source: str) -> set[str]:
+    """The test modules (test_*) that ``source`` imports from."""
+    return {
+        node.module.rsplit(".", 1)[-1]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.rsplit(".", 1)[-1].startswith("test_")
+    }
+
+
+@pytest.mark.parametrize(
+    "module", sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py"))
+)
+def test_tests_share_helpers_through_conftest(module: str) -> None:
+    """Helpers live in conftest.py, as in Home Assistant's own tests: test modules stay apart."""
+    assert imported_test_modules((ROOT / module).read_text(encoding="utf-8")) == set()

@@ -105,16 +105,20 @@ async def test_capacity_usage(
     init_integration: MockConfigEntry,
     simulator: ZKSimulator,
     freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
 ) -> None:
-    """Usage is a percentage of what the terminal says it can hold, to one decimal."""
+    """Usage is a percentage of what the terminal says it can hold, shown to one decimal."""
     simulator.capacity_users = 3
     simulator.capacity_fingers = 8
     simulator.capacity_records = 0
     await poll(hass, freezer)
 
-    assert state_of(hass, "sensor.principal_user_capacity_used") == "66.7"
+    assert float(state_of(hass, "sensor.principal_user_capacity_used")) == pytest.approx(200 / 3)
     assert state_of(hass, "sensor.principal_fingerprint_capacity_used") == "12.5"
     assert state_of(hass, "sensor.principal_attendance_capacity_used") == "unknown"
+    registry_entry = entity_registry.async_get("sensor.principal_user_capacity_used")
+    assert registry_entry is not None
+    assert registry_entry.options["sensor"]["suggested_display_precision"] == 1
 
 
 async def test_enrollment_progress(

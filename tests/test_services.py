@@ -5,8 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
-from homeassistant.const import CONF_PORT
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
@@ -17,7 +15,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.zkteco.const import DOMAIN
 from zksim import ZKSimulator
 
-from .conftest import closed_port, entry_data
+from .conftest import add_unreachable_terminal
 
 ANA_INDEX = {"device_id": "principal", "user_id": "123", "finger_index": 1}
 
@@ -32,20 +30,6 @@ async def enroll(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
 
 async def cancel(hass: HomeAssistant, **data: Any) -> None:
     await hass.services.async_call(DOMAIN, "cancel_enrollment", data, blocking=True)
-
-
-async def add_unreachable_terminal(hass: HomeAssistant, sim: ZKSimulator) -> None:
-    """The terminal "principal", configured but not set up: Home Assistant retries it later.
-
-    Beside it, an ignored discovery: an entry without a device id.
-    """
-    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=sim.mac).add_to_hass(hass)
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=sim.serial, data={**entry_data(sim), CONF_PORT: closed_port()}
-    )
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 async def test_response_equals_rest_data(

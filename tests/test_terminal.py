@@ -35,7 +35,7 @@ from custom_components.zkteco.terminal import (
 from zksim import PressOutcome, Record, User, ZKSimulator, commands as sim_commands, protocol as p
 from zksim.records import EVENT_SIZES, pack_attlog_event, pack_records
 
-from .conftest import HISTORY_RECORDS, HISTORY_START, closed_port
+from .conftest import HISTORY_RECORDS, HISTORY_START, PUNCH_ON_FEBRUARY_30, closed_port
 
 COMM_KEY = 4242
 SHORT_TIMEOUT = 0.3
@@ -45,8 +45,6 @@ PATIENCE = 5.0
 ANA = TerminalUser(uid=1, user_id="123", name="Ana Garcia", privilege=0, card=0)
 LUIS = TerminalUser(uid=2, user_id="7", name="Luis Perez", privilege=14, card=4711)
 EVA = TerminalUser(uid=3, user_id="9", name="Eva", privilege=14, card=99)
-# A 32-byte EF_ATTLOG payload no firmware should send, but a garbled one might.
-PUNCH_ON_FEBRUARY_30 = struct.pack("<24sBB6s", b"123", 1, 0, bytes((26, 2, 30, 9, 0, 0)))
 
 type TerminalFactory = Callable[..., ZKTerminal]
 

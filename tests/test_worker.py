@@ -28,8 +28,7 @@ from custom_components.zkteco.worker import (
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
 from zksim.records import EVENT_SIZES
 
-from .test_attendance import punch, until
-from .test_terminal import PUNCH_ON_FEBRUARY_30
+from .conftest import PUNCH_ON_FEBRUARY_30, punch, until
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from .const import DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
 from .enrollment import EnrollmentManager
 from .http import async_register_views
+from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
 from .terminal import TerminalAuthError, TerminalError, TerminalInfo
 from .worker import TerminalWorker
@@ -40,7 +41,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     worker = TerminalWorker(hass, terminal_config(dict(entry.data)), entry.title)
     worker.start()
     try:
-        info = await _async_identify(worker, entry)
+        info = await _async_identify(hass, worker, entry)
         coordinator = ZKTecoCoordinator(hass, entry, worker, info)
         coordinator.enrollment = EnrollmentManager(hass, coordinator)
         await coordinator.async_setup()
@@ -50,6 +51,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
         raise
     entry.async_on_unload(worker.async_add_listener(coordinator.enrollment.on_event))
     entry.runtime_data = coordinator
+    entry.async_on_unload(async_watch(hass, coordinator))
 
     async def _async_on_stop(_event: Event) -> None:
         await _async_shutdown(coordinator)
@@ -59,7 +61,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     return True
 
 
-async def _async_identify(worker: TerminalWorker, entry: ZKTecoConfigEntry) -> TerminalInfo:
+async def _async_identify(
+    hass: HomeAssistant, worker: TerminalWorker, entry: ZKTecoConfigEntry
+) -> TerminalInfo:
     try:
         info = await worker.async_run(lambda terminal: terminal.read_info())
     except TerminalAuthError as err:
@@ -73,11 +77,14 @@ async def _async_identify(worker: TerminalWorker, entry: ZKTecoConfigEntry) -> T
             translation_placeholders={"error": str(err)},
         ) from err
     if entry.unique_id and info.serial_number != entry.unique_id:
+        # Retrying finds the right terminal if it comes back; a repair tells how to follow it.
+        async_wrong_terminal(hass, entry, info.serial_number)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="wrong_terminal",
             translation_placeholders={"serial_number": info.serial_number},
         )
+    async_right_terminal(hass, entry)
     return info
 
 
@@ -89,7 +96,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> b
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> None:
-    """Forget which punches were delivered: a terminal added again starts afresh."""
+    """Forget what was delivered and what was wrong: a terminal added again starts afresh."""
+    async_clear_all(hass, entry)
     await delivered_store(hass, entry.entry_id).async_remove()
 
 

@@ -14,7 +14,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
@@ -36,11 +36,8 @@ from .const import (
     CONF_PROTOCOL,
     CONF_TIMEZONE,
     DEFAULT_PORT,
-    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     MAX_COMM_KEY,
-    MAX_SCAN_INTERVAL_SECONDS,
-    MIN_SCAN_INTERVAL_SECONDS,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
 )
@@ -86,22 +83,25 @@ def _connection_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     }
 
 
-def _naming_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+def _device_id_field(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    """Required: it goes into URLs and automations, so the user chooses it once.
+
+    No name is asked: the entry is called by its device id, and users rename entries.
+    """
     return {
-        vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, vol.UNDEFINED)): TextSelector(),
-        vol.Optional(
+        vol.Required(
             CONF_DEVICE_ID, description={"suggested_value": defaults.get(CONF_DEVICE_ID)}
         ): TextSelector(),
     }
 
 
 def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    return vol.Schema({**_naming_fields(defaults), **_connection_fields(defaults)})
+    return vol.Schema({**_device_id_field(defaults), **_connection_fields(defaults)})
 
 
 def _discovery_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     """The user step without the host: discovery found it."""
-    return vol.Schema({**_naming_fields(defaults), **_link_fields(defaults)})
+    return vol.Schema({**_device_id_field(defaults), **_link_fields(defaults)})
 
 
 def _normalized(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,9 +167,7 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult | None:
         """Create the entry once the terminal has been read; else None, and why in ``errors``."""
         data = _normalized(user_input)
-        data[CONF_DEVICE_ID] = str(
-            user_input.get(CONF_DEVICE_ID) or slugify(data[CONF_NAME])
-        ).strip()
+        data[CONF_DEVICE_ID] = str(data[CONF_DEVICE_ID]).strip()
         # Known before it is read: a terminal allowing one session is busy with its entry.
         self._async_abort_entries_match({CONF_HOST: data[CONF_HOST], CONF_PORT: data[CONF_PORT]})
         self._check_device_id(data[CONF_DEVICE_ID], errors)
@@ -179,7 +177,7 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         # then drops the other flows for it (a pending discovery, say).
         await self.async_set_unique_id(info.serial_number, raise_on_progress=False)
         self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=data.pop(CONF_NAME), data=data)
+        return self.async_create_entry(title=data[CONF_DEVICE_ID], data=data)
 
     def _check_device_id(self, device_id: str, errors: dict[str, str]) -> None:
         if not DEVICE_ID_PATTERN.match(device_id):
@@ -250,10 +248,10 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def _async_identified(self, info: TerminalInfo) -> ConfigFlowResult:
-        """The discovered terminal was read: follow it if known, else ask for its name."""
+        """The discovered terminal was read: follow it if known, else ask for its device id."""
         await self.async_set_unique_id(info.serial_number)
         self._abort_if_unique_id_configured(updates={CONF_HOST: self._discovered[CONF_HOST]})
-        self._discovered[CONF_NAME] = info.model
+        self._discovered[CONF_DEVICE_ID] = slugify(info.model)
         self._found.update(model=info.model, serial=info.serial_number)
         self.context["title_placeholders"] = {CONF_NAME: f"{info.model} ({info.serial_number})"}
         return await self.async_step_discovery_confirm()
@@ -261,7 +259,7 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Name the discovered terminal; the rest is as in the user step, bar the host."""
+        """The discovered terminal's device id; the rest is as in the user step, bar the host."""
         errors: dict[str, str] = {}
         if user_input is not None and (
             result := await self._async_add_terminal(
@@ -332,28 +330,19 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ZKTecoOptionsFlow(OptionsFlowWithReload):
-    """How often to poll, and which timezone the terminal's clock is set to."""
+    """Which timezone the terminal's clock is set to.
+
+    No poll interval (Home Assistant's guidelines): punches come as realtime events, and
+    homeassistant.update_entity polls on demand. One saved by an older version is ignored.
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if user_input is not None:
-            user_input[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
             return self.async_create_entry(data=user_input)
         options = self.config_entry.options
         timezones = await self.hass.async_add_executor_job(zoneinfo.available_timezones)
         schema = vol.Schema(
             {
-                vol.Required(
-                    CONF_SCAN_INTERVAL,
-                    default=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL.total_seconds()),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_SCAN_INTERVAL_SECONDS,
-                        max=MAX_SCAN_INTERVAL_SECONDS,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
                 vol.Required(
                     CONF_TIMEZONE,
                     default=options.get(CONF_TIMEZONE, self.hass.config.time_zone),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
@@ -90,15 +90,12 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         worker: TerminalWorker,
         info: TerminalInfo,
     ) -> None:
-        scan_interval = entry.options.get(CONF_SCAN_INTERVAL)
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=entry.title,
-            update_interval=(
-                timedelta(seconds=scan_interval) if scan_interval else DEFAULT_SCAN_INTERVAL
-            ),
+            update_interval=DEFAULT_SCAN_INTERVAL,
         )
         self.worker = worker
         self.info = info

@@ -33,7 +33,7 @@ class ZKTecoSensorDescription(SensorEntityDescription):
 
 
 def _usage(used: int, capacity: int) -> float | None:
-    return round(100 * used / capacity, 1) if capacity else None
+    return 100 * used / capacity if capacity else None
 
 
 def _last_punch_attributes(data: ZKTecoData) -> Mapping[str, Any] | None:
@@ -78,6 +78,7 @@ def _usage_of(key: str, value_fn: Callable[[ZKTecoData], float | None]) -> ZKTec
         key=key,
         translation_key=key,
         native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=1,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=value_fn,

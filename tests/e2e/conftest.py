@@ -181,7 +181,7 @@ def switched_off_terminal(live_hass: LiveHass) -> Iterator[tuple[str, ZKSimulato
     """
     other = ZKSimulator(host="127.0.0.1", port=0, serial="CQUJ203960002").start()
     other.add_user(USER_ID, "Ana Garcia")
-    terminal = TerminalConfig(port=other.port, name="Apagado", device_id=SWITCHED_OFF_DEVICE_ID)
+    terminal = TerminalConfig(port=other.port, device_id=SWITCHED_OFF_DEVICE_ID)
     entry_id = run_api(live_hass, lambda api: api.add_terminal(live_hass.token, terminal))
     other.stop()
     yield SWITCHED_OFF_DEVICE_ID, other

@@ -79,14 +79,14 @@ async def finished(ws: HassWebSocket) -> NextEvent:
 
 
 async def test_onboarding_and_config_flow_created_the_terminal(client: Client) -> None:
-    """The config flow over HTTP produced one loaded entry, titled as the user named it."""
+    """The config flow over HTTP produced one loaded entry, titled by the device id typed."""
     entries = await client.api.request(
         "GET",
         "/api/config/config_entries/entry",
         client.live_hass.token,
         params={"domain": "zkteco"},
     )
-    assert [(entry["title"], entry["state"]) for entry in entries] == [("Principal", "loaded")]
+    assert [(entry["title"], entry["state"]) for entry in entries] == [("principal", "loaded")]
 
 
 def test_the_document_is_what_these_tests_send() -> None:
