@@ -64,8 +64,11 @@ def closed_port() -> int:
 
 @pytest.fixture
 def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
-    """A K40 with two users, one fingerprint and some history, on an ephemeral port."""
-    sim = ZKSimulator(host="127.0.0.1", port=0)
+    """A K40 with two users, one fingerprint and some history, on an ephemeral port.
+
+    It serves UDP on the same port too, as a real K40 does: each test picks its transport.
+    """
+    sim = ZKSimulator(host="127.0.0.1", port=0, udp=True)
     sim.add_user("123", "Ana Garcia")
     sim.add_user("7", "Luis Perez", privilege=14)
     sim.add_template("7", 0)

@@ -3,14 +3,20 @@
 pyzk is synchronous and not thread-safe, and a terminal accepts few sessions. So each terminal
 gets one thread that owns its one session: it runs the jobs the integration queues (polls,
 enrollment), and between jobs it waits on the session's socket for realtime events. Nothing here
-ever runs in the event loop; results and events are handed back to it.
+ever runs in the event loop; results and events are handed back to it, events as they arrive,
+even in the middle of a job.
+
+A session can be lost without a word: a terminal that rebooted or expired an idle UDP session
+no longer knows it, and one that was power cycled or closed an idle TCP connection answers the
+next command with an error. So a job that meets a lost connection on a session opened before it
+runs once more on a new session; one that fails on a session opened for it fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import concurrent.futures
 from contextlib import suppress
 from dataclasses import dataclass
@@ -18,6 +24,7 @@ import select
 import socket
 import threading
 import time
+import traceback
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -57,7 +64,7 @@ class TerminalWorker:
 
     def __init__(self, hass: HomeAssistant, config: TerminalConfig, name: str) -> None:
         self._hass = hass
-        self._terminal = ZKTerminal(config)
+        self._terminal = ZKTerminal(config, on_events=self._hand_over)
         self._name = name
         self._jobs: deque[_Job] = deque()
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -66,7 +73,7 @@ class TerminalWorker:
         self._listeners: list[EventListener] = []
         self._last_attempt = 0.0
         self._restore_needed = False
-        self._failed_before = False
+        self._errors_seen: set[tuple[type[BaseException], str, int]] = set()
         self.realtime: bool | None = None
 
     @property
@@ -94,13 +101,20 @@ class TerminalWorker:
         self._wake_writer.close()
 
     async def async_run[T](self, job: Callable[[ZKTerminal], T]) -> T:
-        """Run ``job`` with the open session on the worker thread, after the jobs before it."""
+        """Run ``job`` with the open session on the worker thread, after the jobs before it.
+
+        ``job`` must be safe to run twice: when the session it was given turns out to be lost
+        (opened before this job, the terminal has forgotten it since), it runs again on a new one.
+        """
         if self._thread is None:
             raise TerminalConnectionError("the worker is stopped")
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        # Wrapped before the thread can finish the job: a future wrapped once done hands its
+        # result over at once, ahead of the events the thread handed over before it.
+        result = asyncio.wrap_future(future)
         self._jobs.append((job, future))
         self._wake()
-        return await asyncio.wrap_future(future)
+        return await result
 
     @callback
     def async_add_listener(self, listener: EventListener) -> Callable[[], None]:
@@ -132,12 +146,17 @@ class TerminalWorker:
         """Run ``step``; a bug in it ends the session, never the thread (jobs would hang)."""
         try:
             step()
-        except Exception:
-            # Said in full once: a bug that repeats would otherwise fill the log.
-            log = LOGGER.debug if self._failed_before else LOGGER.exception
-            log("Unexpected error in the thread of %s; reconnecting", self._name, exc_info=True)
-            self._failed_before = True
+        except Exception as err:
+            self._log_unexpected(err, "Unexpected error in the thread of %s; reconnecting")
             self._terminal.close()
+
+    def _log_unexpected(self, err: Exception, message: str) -> None:
+        """With its traceback the first time; a bug that repeats would fill the log."""
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        kind = (type(err), frame.filename, frame.lineno or 0)
+        new = kind not in self._errors_seen
+        self._errors_seen.add(kind)
+        (LOGGER.error if new else LOGGER.debug)(message, self._name, exc_info=err)
 
     def _wait_for_work(self) -> None:
         waiting_on: list[Any] = [self._wake_reader]
@@ -160,7 +179,7 @@ class TerminalWorker:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                result = self._with_session(job)
+                result = self._run_job(job)
             except BaseException as err:  # handed to the caller as it is
                 future.set_exception(err)
                 continue
@@ -168,6 +187,17 @@ class TerminalWorker:
                 self._read_events()  # what the terminal announced meanwhile comes first
             finally:
                 future.set_result(result)
+
+    def _run_job(self, job: Callable[[ZKTerminal], Any]) -> Any:
+        """Once more on a new session when the session it found open turns out to be lost."""
+        reused = self._terminal.connected
+        try:
+            return self._with_session(job)
+        except TerminalConnectionError as err:
+            if not reused:
+                raise
+            LOGGER.debug("%s lost the session (%s); running the job on a new one", self._name, err)
+        return self._with_session(job)
 
     def _with_session(self, job: Callable[[ZKTerminal], Any]) -> Any:
         try:
@@ -234,12 +264,16 @@ class TerminalWorker:
         with suppress(TerminalError):  # the next attempt is due in RECONNECT_INTERVAL
             self._ensure_session()
 
-    def _hand_over(self, events: list[WorkerEvent]) -> None:
+    def _hand_over(self, events: Sequence[WorkerEvent]) -> None:
+        """From the worker thread, between jobs or in the middle of one."""
         if not self._stopping:
             self._hass.loop.call_soon_threadsafe(self._dispatch, events)
 
     @callback
-    def _dispatch(self, events: list[WorkerEvent]) -> None:
+    def _dispatch(self, events: Sequence[WorkerEvent]) -> None:
         for event in events:
             for listener in list(self._listeners):
-                listener(event)
+                try:
+                    listener(event)
+                except Exception as err:  # one listener's bug must cost nobody else
+                    self._log_unexpected(err, "Unexpected error handling an event of %s")
