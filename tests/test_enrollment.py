@@ -38,6 +38,7 @@ from zksim.protocol import (
     CMD_CONNECT,
     CMD_ENABLEDEVICE,
     CMD_GET_FREE_SIZES,
+    CMD_STARTENROLL,
 )
 
 ENROLLMENT_SENSOR = "sensor.principal_enrollment"
@@ -260,6 +261,37 @@ async def test_lost_connection_restores_the_terminal_once_back(
     await init_integration.runtime_data.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
     assert_terminal_released(simulator)
+
+
+async def test_enrollment_started_right_behind_a_release_is_released_too(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    manager: EnrollmentManager,
+    watch: Watch,
+) -> None:
+    """The end of one and the start of the next run back to back on the worker: the news that
+    the first was released must not cancel the release the second will need."""
+    await manager.async_start("123", 1)
+    simulator.reset_stats()
+    cancelling = asyncio.ensure_future(manager.async_cancel())
+    starting = asyncio.ensure_future(manager.async_start("123", 2))
+    await asyncio.sleep(0)  # both are queued on the worker
+    # Holding the event loop: it hears of the release only once the next enrollment began.
+    assert simulator.wait_for(lambda sim: CMD_STARTENROLL in sim.commands and sim.enrolling)
+    await cancelling
+    await starting
+    simulator.reboot_duration = 0
+    simulator.max_sessions = 0  # the release after the reboot cannot be sent at once
+
+    simulator.reboot()
+
+    await watch.until(hass, lambda: len(watch.finished) == 2)
+    assert [finished["result"] for finished in watch.finished] == ["cancelled", "failed"]
+    simulator.max_sessions = None
+    simulator.reset_stats()
+    await init_integration.runtime_data.async_refresh()
+    assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
 
 
 async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -242,6 +242,16 @@ async def test_job_given_up_before_it_ran_is_skipped(
     assert ran == []
 
 
+def enrolling_then_lost(worker: TerminalWorker) -> Callable[[ZKTerminal], None]:
+    """A job that leaves the terminal to be released, and the session lost."""
+
+    def job(terminal: ZKTerminal) -> None:
+        worker.release_on_reconnect()
+        terminal.close()
+
+    return job
+
+
 async def test_refused_restore_starts_the_next_session_afresh(
     simulator: ZKSimulator,
     worker: TerminalWorker,
@@ -249,8 +259,7 @@ async def test_refused_restore_starts_the_next_session_afresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A session in which the terminal would not leave enrollment is not kept half set up."""
-    await worker.async_run(lambda terminal: terminal.close())
-    worker.restore_on_reconnect(True)
+    await worker.async_run(enrolling_then_lost(worker))
     with monkeypatch.context() as patch:
         refuse(patch, sim_protocol.CMD_ENABLEDEVICE)
         with pytest.raises(TerminalRefusedError):
@@ -259,6 +268,21 @@ async def test_refused_restore_starts_the_next_session_afresh(
     await until(lambda: SessionOpened() in received)
     punch(simulator, 0)
     await until(lambda: punches(received) == [("123", 0)])
+
+
+async def test_refused_release_is_retried_without_realtime_events(
+    simulator: ZKSimulator, quiet_worker: TerminalWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing else wakes the worker: it reconnects on its own until the terminal is released."""
+    monkeypatch.setattr(worker_module, "RECONNECT_INTERVAL", 0.05)
+    await quiet_worker.async_run(counters)
+    simulator.set_enabled(False)
+    with monkeypatch.context() as patch:
+        refuse(patch, sim_protocol.CMD_ENABLEDEVICE)
+        with pytest.raises(TerminalRefusedError):
+            await quiet_worker.async_release()
+        assert not quiet_worker.terminal.connected  # a refusing session is not kept
+    assert simulator.wait_for(lambda sim: sim.enabled)
 
 
 async def lose_session(simulator: ZKSimulator, how: str) -> None:

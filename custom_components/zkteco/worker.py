@@ -72,7 +72,9 @@ class TerminalWorker:
         self._stopping = False
         self._listeners: list[EventListener] = []
         self._last_attempt = 0.0
-        self._restore_needed = False
+        # Read and written by the worker thread only, in job order: an enrollment's start and
+        # the release before it can never overtake each other.
+        self._release_pending = False
         self._errors_seen: set[tuple[type[BaseException], str, int]] = set()
         self.realtime: bool | None = None
 
@@ -122,9 +124,29 @@ class TerminalWorker:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def restore_on_reconnect(self, needed: bool) -> None:
-        """Ask that the terminal be taken out of enrollment mode as soon as it answers again."""
-        self._restore_needed = needed
+    def release_on_reconnect(self) -> None:
+        """Called by a job about to put the terminal in enrollment mode.
+
+        Until a release succeeds, every new session first takes the terminal out of it.
+        """
+        self._release_pending = True
+
+    async def async_release(self) -> None:
+        """Take the terminal out of enrollment mode and enable it.
+
+        A release that fails closes the session: until one succeeds, every new session starts
+        with it, and the worker opens new ones on its own, realtime events or not.
+        """
+        await self.async_run(self._release)
+
+    def _release(self, terminal: ZKTerminal) -> None:
+        self._release_pending = True
+        try:
+            terminal.end_enrollment()
+        except TerminalError:
+            terminal.close()  # the next session starts with the release
+            raise
+        self._release_pending = False
 
     def _wake(self) -> None:
         with suppress(OSError):  # the thread is gone already
@@ -168,10 +190,14 @@ class TerminalWorker:
 
     def _idle_timeout(self) -> float:
         """Wake up when the next reconnection is due, so realtime events resume on time."""
-        if self._terminal.connected or not self.realtime:
+        if not self._reconnection_wanted():
             return 1.0
         due = self._last_attempt + RECONNECT_INTERVAL - time.monotonic()
         return min(max(due, 0.0), 1.0)
+
+    def _reconnection_wanted(self) -> bool:
+        """Without a session, realtime events are missed and a terminal may stay enrolling."""
+        return not self._terminal.connected and bool(self.realtime or self._release_pending)
 
     def _run_jobs(self) -> None:
         while self._jobs:
@@ -223,9 +249,8 @@ class TerminalWorker:
 
     def _open_session(self) -> None:
         self._terminal.connect()
-        if self._restore_needed:
-            self._terminal.end_enrollment()
-            self._restore_needed = False
+        if self._release_pending:
+            self._release(self._terminal)
         self._register_for_events()
         self._hand_over([SessionOpened()])
 
@@ -255,8 +280,7 @@ class TerminalWorker:
 
     def _reconnect_when_due(self) -> None:
         if (
-            self._terminal.connected
-            or not self.realtime
+            not self._reconnection_wanted()
             or self._stopping
             or time.monotonic() - self._last_attempt < RECONNECT_INTERVAL
         ):
