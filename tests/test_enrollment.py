@@ -36,6 +36,7 @@ from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
     CMD_CONNECT,
+    CMD_DISABLEDEVICE,
     CMD_ENABLEDEVICE,
     CMD_GET_FREE_SIZES,
     CMD_STARTENROLL,
@@ -141,6 +142,24 @@ async def test_three_presses_enroll_the_finger(
     assert CMD_GET_FREE_SIZES not in simulator.commands  # counted without a poll
     assert CMD_ENABLEDEVICE in simulator.commands
     assert_terminal_released(simulator)
+
+
+async def test_terminal_waits_in_enrollment_mode_not_disabled(
+    simulator: ZKSimulator, manager: EnrollmentManager
+) -> None:
+    """What the protocol documents and pyzk do: cancel the capture, then start the enrollment.
+
+    The terminal then verifies nobody, so nobody punches; CMD_DISABLEDEVICE would shield the
+    sensor that must read the finger.
+    """
+    simulator.reset_stats()
+
+    await manager.async_start("123", 1)
+
+    assert simulator.commands[-2:] == [CMD_CANCELCAPTURE, CMD_STARTENROLL]
+    assert CMD_DISABLEDEVICE not in simulator.commands
+    assert simulator.enrolling
+    assert not simulator.enabled
 
 
 def cancel_on_terminal(sim: ZKSimulator) -> None:

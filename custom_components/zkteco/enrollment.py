@@ -1,9 +1,11 @@
 """Fingerprint enrollment: one implementation behind the action, the REST view and the button.
 
-The terminal is disabled while it waits for the finger. Whatever happens next (success, a bad
-press, a duplicate finger, a timeout, a cancel, a lost connection, the integration unloading or
-Home Assistant stopping) ends with the terminal out of enrollment mode and enabled again: people
-must never be locked out of their door.
+It is what the protocol documents (the vendor manual, zk-protocol) and pyzk's ``enroll_user`` do:
+CMD_CANCELCAPTURE, then CMD_STARTENROLL. The terminal is not disabled (CMD_DISABLEDEVICE shields
+its sensor, and the finger must be read): in enrollment mode it verifies nobody, so nobody can
+punch until it leaves. Whatever happens next (success, a bad press, a duplicate finger, a timeout,
+a cancel, a lost connection, the integration unloading or Home Assistant stopping) ends with the
+terminal out of enrollment mode and enabled: people must never be locked out of their door.
 """
 
 from __future__ import annotations
