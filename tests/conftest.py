@@ -103,12 +103,20 @@ def platforms() -> list[Platform]:
 
 
 @pytest.fixture
-def config_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> MockConfigEntry:
+def protocol() -> str:
+    """The transport of the test's terminal (override in a module, or parametrize)."""
+    return PROTOCOL_TCP
+
+
+@pytest.fixture
+def config_entry(
+    simulator: ZKSimulator, entry_options: dict[str, object], protocol: str
+) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="Principal",
         unique_id=simulator.serial,
-        data=entry_data(simulator),
+        data={**entry_data(simulator), CONF_PROTOCOL: protocol},
         options=entry_options,
     )
 

@@ -20,6 +20,8 @@ from custom_components.zkteco.const import (
     DEFAULT_SCAN_INTERVAL,
     EVENT_ENROLLMENT_FINISHED,
     EVENT_ENROLLMENT_PRESS,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
 )
 from custom_components.zkteco.enrollment import (
     PRESS_TIMEOUT,
@@ -83,6 +85,12 @@ class Watch:
         await self.until(hass, lambda: bool(self.finished))
         (finished,) = self.finished
         return finished
+
+
+@pytest.fixture(params=[PROTOCOL_TCP, PROTOCOL_UDP])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """Enrollment runs on realtime events, which both transports carry."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -258,6 +266,7 @@ async def test_home_assistant_ends_the_enrollment(
     assert_terminal_released(simulator)
 
 
+@pytest.mark.parametrize("protocol", [PROTOCOL_TCP])  # a lost UDP session shows no loss
 async def test_lost_connection_restores_the_terminal_once_back(
     hass: HomeAssistant,
     simulator: ZKSimulator,
@@ -282,6 +291,7 @@ async def test_lost_connection_restores_the_terminal_once_back(
     assert_terminal_released(simulator)
 
 
+@pytest.mark.parametrize("protocol", [PROTOCOL_TCP])  # a lost UDP session shows no loss
 async def test_enrollment_started_right_behind_a_release_is_released_too(
     hass: HomeAssistant,
     simulator: ZKSimulator,
@@ -398,6 +408,7 @@ async def test_user_added_at_the_terminal_since_the_last_poll(
     assert simulator.enrolling
 
 
+@pytest.mark.usefixtures("short_timeout")  # an unanswered UDP request waits for the timeout
 async def test_users_cannot_be_read(
     hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager
 ) -> None:
@@ -430,6 +441,20 @@ async def test_unloaded_while_the_terminal_agrees(
     assert_terminal_released(simulator)
     # Closed and answered: the simulator is idle again when the test stops it.
     assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+@pytest.mark.parametrize("protocol", [PROTOCOL_UDP])
+async def test_terminal_rebooted_since_the_last_poll(
+    hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager, watch: Watch
+) -> None:
+    """Over UDP nothing tells the reboot: the start meets the forgotten session and runs again."""
+    simulator.reboot_duration = 0
+    simulator.reboot()
+    assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+    assert await manager.async_start("123", 1) == ANA
+    simulator.press_finger(PressOutcome.GOOD)
+    await watch.until(hass, lambda: len(watch.presses) == 1)
 
 
 async def test_answer_lost_after_asking_to_enroll(

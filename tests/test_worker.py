@@ -13,7 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.zkteco import worker as worker_module
-from custom_components.zkteco.const import CONF_PROTOCOL, DOMAIN, EVENT_ATTENDANCE, PROTOCOL_UDP
+from custom_components.zkteco.const import EVENT_ATTENDANCE, PROTOCOL_UDP
 from custom_components.zkteco.terminal import (
     Punch,
     TerminalConfig,
@@ -31,7 +31,6 @@ from custom_components.zkteco.worker import (
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
 from zksim.records import EVENT_SIZES
 
-from .conftest import entry_data
 from .test_attendance import punch, until
 from .test_terminal import PUNCH_ON_FEBRUARY_30
 
@@ -403,27 +402,21 @@ async def test_failing_listener_costs_nothing_else(
     assert errors[0].exc_info
 
 
+@pytest.mark.parametrize("protocol", [PROTOCOL_UDP])
 async def test_udp_terminal_back_from_a_reboot_at_the_next_poll(
-    hass: HomeAssistant, simulator: ZKSimulator, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Measured on a real hass before: every poll failed with a traceback, no punch arrived."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Principal",
-        unique_id=simulator.serial,
-        data={**entry_data(simulator), CONF_PROTOCOL: PROTOCOL_UDP},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     attendance = async_capture_events(hass, EVENT_ATTENDANCE)
     await lose_session(simulator, "reboot")
     caplog.clear()
 
-    await entry.runtime_data.async_refresh()
+    await init_integration.runtime_data.async_refresh()
 
-    assert entry.runtime_data.last_update_success
+    assert init_integration.runtime_data.last_update_success
     punch(simulator, 0)
     await until(lambda: len(attendance) == 1)
     assert [r for r in caplog.records if r.levelno > logging.INFO] == []
-    await hass.config_entries.async_unload(entry.entry_id)
