@@ -71,8 +71,11 @@ def closed_port() -> int:
 
 @pytest.fixture
 def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
-    """A K40 with two users, one fingerprint and some history, on an ephemeral port."""
-    sim = ZKSimulator(host="127.0.0.1", port=0)
+    """A K40 with two users, one fingerprint and some history, on an ephemeral port.
+
+    It serves UDP on the same port too, as a real K40 does: each test picks its transport.
+    """
+    sim = ZKSimulator(host="127.0.0.1", port=0, udp=True)
     sim.add_user("123", "Ana Garcia")
     sim.add_user("7", "Luis Perez", privilege=14)
     sim.add_template("7", 0)
@@ -107,12 +110,20 @@ def platforms() -> list[Platform]:
 
 
 @pytest.fixture
-def config_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> MockConfigEntry:
+def protocol() -> str:
+    """The transport of the test's terminal (override in a module, or parametrize)."""
+    return PROTOCOL_TCP
+
+
+@pytest.fixture
+def config_entry(
+    simulator: ZKSimulator, entry_options: dict[str, object], protocol: str
+) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="Principal",
         unique_id=simulator.serial,
-        data=entry_data(simulator),
+        data={**entry_data(simulator), CONF_PROTOCOL: protocol},
         options=entry_options,
     )
 

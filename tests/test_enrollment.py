@@ -20,6 +20,8 @@ from custom_components.zkteco.const import (
     DEFAULT_SCAN_INTERVAL,
     EVENT_ENROLLMENT_FINISHED,
     EVENT_ENROLLMENT_PRESS,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
 )
 from custom_components.zkteco.enrollment import (
     PRESS_TIMEOUT,
@@ -36,8 +38,10 @@ from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
     CMD_CONNECT,
+    CMD_DISABLEDEVICE,
     CMD_ENABLEDEVICE,
     CMD_GET_FREE_SIZES,
+    CMD_STARTENROLL,
 )
 
 ENROLLMENT_SENSOR = "sensor.principal_enrollment"
@@ -81,6 +85,12 @@ class Watch:
         await self.until(hass, lambda: bool(self.finished))
         (finished,) = self.finished
         return finished
+
+
+@pytest.fixture(params=[PROTOCOL_TCP, PROTOCOL_UDP])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """Enrollment runs on realtime events, which both transports carry."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -140,6 +150,24 @@ async def test_three_presses_enroll_the_finger(
     assert CMD_GET_FREE_SIZES not in simulator.commands  # counted without a poll
     assert CMD_ENABLEDEVICE in simulator.commands
     assert_terminal_released(simulator)
+
+
+async def test_terminal_waits_in_enrollment_mode_not_disabled(
+    simulator: ZKSimulator, manager: EnrollmentManager
+) -> None:
+    """What the protocol documents and pyzk do: cancel the capture, then start the enrollment.
+
+    The terminal then verifies nobody, so nobody punches; CMD_DISABLEDEVICE would shield the
+    sensor that must read the finger.
+    """
+    simulator.reset_stats()
+
+    await manager.async_start("123", 1)
+
+    assert simulator.commands[-2:] == [CMD_CANCELCAPTURE, CMD_STARTENROLL]
+    assert CMD_DISABLEDEVICE not in simulator.commands
+    assert simulator.enrolling
+    assert not simulator.enabled
 
 
 def cancel_on_terminal(sim: ZKSimulator) -> None:
@@ -238,6 +266,7 @@ async def test_home_assistant_ends_the_enrollment(
     assert_terminal_released(simulator)
 
 
+@pytest.mark.parametrize("protocol", [PROTOCOL_TCP])  # a lost UDP session shows no loss
 async def test_lost_connection_restores_the_terminal_once_back(
     hass: HomeAssistant,
     simulator: ZKSimulator,
@@ -260,6 +289,38 @@ async def test_lost_connection_restores_the_terminal_once_back(
     await init_integration.runtime_data.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
     assert_terminal_released(simulator)
+
+
+@pytest.mark.parametrize("protocol", [PROTOCOL_TCP])  # a lost UDP session shows no loss
+async def test_enrollment_started_right_behind_a_release_is_released_too(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    manager: EnrollmentManager,
+    watch: Watch,
+) -> None:
+    """The end of one and the start of the next run back to back on the worker: the news that
+    the first was released must not cancel the release the second will need."""
+    await manager.async_start("123", 1)
+    simulator.reset_stats()
+    cancelling = asyncio.ensure_future(manager.async_cancel())
+    starting = asyncio.ensure_future(manager.async_start("123", 2))
+    await asyncio.sleep(0)  # both are queued on the worker
+    # Holding the event loop: it hears of the release only once the next enrollment began.
+    assert simulator.wait_for(lambda sim: CMD_STARTENROLL in sim.commands and sim.enrolling)
+    await cancelling
+    await starting
+    simulator.reboot_duration = 0
+    simulator.max_sessions = 0  # the release after the reboot cannot be sent at once
+
+    simulator.reboot()
+
+    await watch.until(hass, lambda: len(watch.finished) == 2)
+    assert [finished["result"] for finished in watch.finished] == ["cancelled", "failed"]
+    simulator.max_sessions = None
+    simulator.reset_stats()
+    await init_integration.runtime_data.async_refresh()
+    assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
 
 
 async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -347,6 +408,7 @@ async def test_user_added_at_the_terminal_since_the_last_poll(
     assert simulator.enrolling
 
 
+@pytest.mark.usefixtures("short_timeout")  # an unanswered UDP request waits for the timeout
 async def test_users_cannot_be_read(
     hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager
 ) -> None:
@@ -379,6 +441,20 @@ async def test_unloaded_while_the_terminal_agrees(
     assert_terminal_released(simulator)
     # Closed and answered: the simulator is idle again when the test stops it.
     assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+
+@pytest.mark.parametrize("protocol", [PROTOCOL_UDP])
+async def test_terminal_rebooted_since_the_last_poll(
+    hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager, watch: Watch
+) -> None:
+    """Over UDP nothing tells the reboot: the start meets the forgotten session and runs again."""
+    simulator.reboot_duration = 0
+    simulator.reboot()
+    assert simulator.wait_for(lambda sim: sim.sessions == 0)
+
+    assert await manager.async_start("123", 1) == ANA
+    simulator.press_finger(PressOutcome.GOOD)
+    await watch.until(hass, lambda: len(watch.presses) == 1)
 
 
 async def test_answer_lost_after_asking_to_enroll(

@@ -51,7 +51,7 @@ TRANSLATIONS = Path(custom_components.zkteco.__file__).parent / "translations"
 PATHS = [DOCUMENT_PATH, f"/api/zkteco{DOCUMENT_PATH}"]
 ANA = "/devices/principal/users/123/enroll-finger"
 # Errors of the actions and the dashboard only: no REST client can get them.
-ACTION_ONLY_ERRORS = {"no_enrollment_running", "no_user_selected"}
+ACTION_ONLY_ERRORS = {"no_user_selected"}
 
 
 async def post(client: Any, body: bytes | None, path: str = ANA) -> tuple[ClientResponse, str]:

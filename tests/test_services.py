@@ -9,10 +9,14 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_capture_events,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.zkteco.const import DOMAIN
+from custom_components.zkteco.const import DOMAIN, EVENT_ENROLLMENT_FINISHED
 from zksim import ZKSimulator
 
 from .conftest import add_unreachable_terminal
@@ -167,11 +171,39 @@ async def test_cancel(
     hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
 ) -> None:
     await enroll(hass, **ANA_INDEX)
+    finished = async_capture_events(hass, EVENT_ENROLLMENT_FINISHED)
 
     await cancel(hass, device_id="principal")
+    await hass.async_block_till_done()
 
     assert not simulator.enrolling
     assert simulator.enabled
-    with pytest.raises(ServiceValidationError) as err:
+    assert [event.data["result"] for event in finished] == ["cancelled"]
+
+
+async def test_cancel_releases_a_terminal_enrolling_for_someone_else(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Started by another program, or before Home Assistant restarted: nothing else ends it."""
+    assert simulator.start_enrollment(0, "123", 1)  # on another client's session
+    simulator.set_enabled(False)
+    finished = async_capture_events(hass, EVENT_ENROLLMENT_FINISHED)
+
+    await cancel(hass, device_id="principal")
+    await hass.async_block_till_done()
+
+    assert not simulator.enrolling
+    assert simulator.enabled
+    assert finished == []  # Home Assistant ran no enrollment to report on
+
+
+async def test_cancel_on_an_unreachable_terminal(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    simulator.stop()
+
+    with pytest.raises(HomeAssistantError) as err:
         await cancel(hass, device_id="principal")
-    assert err.value.translation_key == "no_enrollment_running"
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "device_error"

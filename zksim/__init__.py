@@ -22,7 +22,8 @@ in adrobinoga/zk-protocol and the vendor manual):
   reply number 0, per-session masks, resent after 1 s until acknowledged (3 tries);
   EF_ATTLOG in every size firmware sends (``event_size``: 10, 12, 14, 32, 36, 52);
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
-  result code; disabled while enrolling, re-enabled afterwards.
+  result code; while enrolling it verifies nobody (``enabled`` is False, though no
+  CMD_DISABLEDEVICE was sent: that one shields the sensor too), enabled afterwards.
 
 Shapes of real firmware, each off by default (attributes of the simulator):
 

@@ -1,9 +1,11 @@
 """Fingerprint enrollment: one implementation behind the action, the REST view and the button.
 
-The terminal is disabled while it waits for the finger. Whatever happens next (success, a bad
-press, a duplicate finger, a timeout, a cancel, a lost connection, the integration unloading or
-Home Assistant stopping) ends with the terminal out of enrollment mode and enabled again: people
-must never be locked out of their door.
+It is what the protocol documents (the vendor manual, zk-protocol) and pyzk's ``enroll_user`` do:
+CMD_CANCELCAPTURE, then CMD_STARTENROLL. The terminal is not disabled (CMD_DISABLEDEVICE shields
+its sensor, and the finger must be read): in enrollment mode it verifies nobody, so nobody can
+punch until it leaves. Whatever happens next (success, a bad press, a duplicate finger, a timeout,
+a cancel, a lost connection, the integration unloading or Home Assistant stopping) ends with the
+terminal out of enrollment mode and enabled: people must never be locked out of their door.
 """
 
 from __future__ import annotations
@@ -124,11 +126,6 @@ class EnrollmentBusy(EnrollmentError):
     code = "enrollment_in_progress"
 
 
-class NoEnrollmentRunning(InvalidEnrollmentInput):
-    status = HTTPStatus.CONFLICT
-    code = "no_enrollment_running"
-
-
 class NoUserSelected(InvalidEnrollmentInput):
     code = "no_user_selected"
 
@@ -230,12 +227,15 @@ class EnrollmentManager:
         worker = self._coordinator.worker
         asked_to_enroll = False
 
+        # Safe to run again on a new session (the worker does when the old one turns out lost):
+        # start_enrollment first cancels whatever enrollment the lost session may have left, and
+        # nothing has been reported to the caller yet.
         def begin(terminal: ZKTerminal) -> bool:
             nonlocal asked_to_enroll
             if terminal.has_template(user.uid, finger):
                 return False
             asked_to_enroll = True
-            worker.restore_on_reconnect(True)
+            worker.release_on_reconnect()
             terminal.start_enrollment(user.user_id, finger)
             return True
 
@@ -251,10 +251,18 @@ class EnrollmentManager:
             )
 
     async def async_cancel(self) -> None:
-        """Stop the enrollment that is running (the cancel action)."""
-        if (enrollment := self._claim()) is None:
-            raise NoEnrollmentRunning()
-        await self._async_finish(enrollment, EnrollmentState.CANCELLED)
+        """Take the terminal out of enrollment mode (the cancel action).
+
+        Sent whether or not Home Assistant runs an enrollment: a terminal left enrolling by
+        another client, or across a restart, has no other way out. The one that was running
+        ends as cancelled.
+        """
+        enrollment = self._claim()
+        try:
+            await self._async_release()
+        finally:
+            if enrollment is not None:
+                self._report_end(enrollment, EnrollmentState.CANCELLED)
 
     async def async_shutdown(self) -> None:
         """Unloading or stopping: never leave the terminal waiting for a finger."""
@@ -321,6 +329,9 @@ class EnrollmentManager:
 
     async def _async_finish(self, enrollment: _Enrollment, outcome: EnrollmentState) -> None:
         await self._async_restore()
+        self._report_end(enrollment, outcome)
+
+    def _report_end(self, enrollment: _Enrollment, outcome: EnrollmentState) -> None:
         if outcome is EnrollmentState.SUCCESS:
             self._count_new_finger()
         self._set_status(outcome, enrollment)
@@ -329,17 +340,20 @@ class EnrollmentManager:
 
     async def _async_restore(self) -> None:
         """Out of enrollment mode and enabled; if the terminal is gone, as soon as it is back."""
-        worker = self._coordinator.worker
         try:
-            await worker.async_run(lambda terminal: terminal.end_enrollment())
-        except TerminalError as err:
+            await self._async_release()
+        except TerminalUnavailable as err:
             LOGGER.warning(
                 "%s could not be re-enabled now (%s); it will be as soon as it answers",
                 self._coordinator.name,
-                err,
+                err.__cause__,
             )
-        else:
-            worker.restore_on_reconnect(False)
+
+    async def _async_release(self) -> None:
+        try:
+            await self._coordinator.worker.async_release()
+        except TerminalError as err:
+            raise TerminalUnavailable(error=err) from err
 
     def _count_new_finger(self) -> None:
         if (data := self._coordinator.data) is not None:
