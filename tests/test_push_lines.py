@@ -331,7 +331,7 @@ def test_attlog_bad_lines_cost_nothing_beside_them() -> None:
         BadLine(6, LineProblem.BAD_TIME),
     )
     # Blank lines are not records; a malformed one is acknowledged with the rest (P1).
-    assert upload.acknowledged == 5
+    assert upload.acknowledged == lines.count_records(body) == 5
 
 
 @pytest.mark.parametrize(
@@ -531,7 +531,7 @@ def test_operlog_mixed_body() -> None:
     assert [bio.number for bio in upload.biodata] == [6]
     assert upload.ignored == 2
     assert upload.bad_lines == (BadLine(7, LineProblem.UNKNOWN_KIND),)
-    assert upload.acknowledged == 7
+    assert upload.acknowledged == lines.count_records(body) == 7
 
 
 def test_no_parsed_object_holds_a_template() -> None:
@@ -836,6 +836,7 @@ def test_handshake_answer() -> None:
             "FWVersion,UserCount,FPCount,TransactionCount,MaxUserCount,MaxFingerCount,"
             "MaxAttLogCount,FingerFunOn,FPVersion"
         ),
+        "MultiBioDataSupport": "0:1:0:0:0:0:0:0:0:0",
     }
     assert "\r" not in answer
 

@@ -38,8 +38,8 @@ pitfalls (P1-P20) and sources each quirk handled here comes from:
   MohammadNasirAriaee/ZKPushSdk: Attendance/ListenClient.cs), stamps never `0` (0 asks for a
   re-upload of everything, [ATT-CN] §6), TransFlag in the tabbed format 2 with EnrollFP and
   EnrollUser on (P9), TimeZone in hours, or in minutes when not whole hours (P10; saifulcoder
-  issue #14), `Realtime=1`, `Encrypt=0`, and `PushOptionsFlag`/`PushOptions` so the terminal
-  posts its counts (§1.3).
+  issue #14), `Realtime=1`, `Encrypt=0`, `PushOptionsFlag`/`PushOptions` so the terminal posts
+  its counts, and `MultiBioDataSupport` naming fingerprints (§1.3; the C# demo sends it too).
 - Commands are `C:<id>:<command>` with ids of at most 16 letters or digits (§1.6); a user update
   is the whole record (P13; zf0916/hr-system: SPEC.md §11); only `DATA UPDATE/DELETE USERINFO`
   work on real devices (s0x90/zkteco-adms: datasheet/ADMS.md); a value holding a tab, CR, LF or
@@ -78,6 +78,8 @@ DEFAULT_ERROR_DELAY: Final = 30
 DEFAULT_TRANS_TIMES: Final = "00:00;14:05"
 PUSH_PROTOCOL_VERSION: Final = "2.4.1"
 TRANS_FLAG: Final = "TransData AttLog\tOpLog\tEnrollUser\tChgUser\tEnrollFP\tChgFP"
+# Bio types 0-9, fingerprints (1) only: unified-template firmware uploads the types named here.
+MULTI_BIO_DATA_SUPPORT: Final = "0:1:0:0:0:0:0:0:0:0"
 PUSH_OPTIONS: Final = (
     "FWVersion,UserCount,FPCount,TransactionCount,MaxUserCount,MaxFingerCount,MaxAttLogCount,"
     "FingerFunOn,FPVersion"
@@ -349,7 +351,10 @@ def _key(name: str) -> str:
 
 def _breaks_a_line(value: str) -> bool:
     """Whether a character could end a field or a line (tab, CR, LF, NUL, any control)."""
-    return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value)
+    # isprintable() is the fast answer for nearly all text, but also refuses what breaks nothing.
+    return not value.isprintable() and any(
+        unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value
+    )
 
 
 def _is_text(value: str, max_length: int = _MAX_TEXT) -> bool:
@@ -427,7 +432,7 @@ def _time(value: str | None) -> datetime:
     if match is None:
         _malformed(LineProblem.NO_TIME)
     try:
-        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        year, month, day, hour, minute, second = map(int, match.groups())
         return datetime(year, month, day, hour, minute, second)
     except ValueError:
         _malformed(LineProblem.BAD_TIME)
@@ -501,7 +506,7 @@ def _parse_each[T](
 def parse_attlog(body: bytes) -> AttLogUpload:
     """Read an ATTLOG body, one punch a line."""
     records, bad, _ = _parse_each(body, _attlog_record)
-    return AttLogUpload(tuple(records), tuple(bad), count_records(body))
+    return AttLogUpload(tuple(records), tuple(bad), len(records) + len(bad))
 
 
 def _attlog_record(raw: bytes) -> AttLogRecord:
@@ -551,7 +556,7 @@ def parse_operlog(body: bytes) -> OperLogUpload:
         biodata=_only(records, BioDataRecord),
         ignored=ignored,
         bad_lines=tuple(bad),
-        acknowledged=count_records(body),
+        acknowledged=len(records) + len(bad) + ignored,
     )
 
 
@@ -792,6 +797,7 @@ def handshake_answer(
         "PushProtVer": PUSH_PROTOCOL_VERSION,
         "PushOptionsFlag": "1",
         "PushOptions": PUSH_OPTIONS,
+        "MultiBioDataSupport": MULTI_BIO_DATA_SUPPORT,
     }
     lines = [f"GET OPTION FROM: {serial}", *(f"{key}={value}" for key, value in options.items())]
     return "\n".join(lines) + "\n"
