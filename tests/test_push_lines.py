@@ -362,6 +362,19 @@ def test_attlog_backlog_of_many_lines() -> None:
     assert upload.records[-1].user_id == "9999"
 
 
+def test_attlog_keyed_body_of_the_datasheet() -> None:
+    # s0x90/zkteco-adms: datasheet/ADMS.md, "Sending Attendance Logs", as written there.
+    body = (
+        b"PIN=1001    DateTime=2025-09-02 14:32:11    Verified=1    Status=0\n"
+        b"PIN=1002    DateTime=2025-09-02 14:35:54    Verified=1    Status=0\n"
+    )
+
+    assert lines.parse_attlog(body).records == (
+        AttLogRecord("1001", datetime(2025, 9, 2, 14, 32, 11), 0, 1, None),
+        AttLogRecord("1002", datetime(2025, 9, 2, 14, 35, 54), 0, 1, None),
+    )
+
+
 def test_bad_line_never_repeats_its_content() -> None:
     upload = lines.parse_attlog(b"secret-42\tnot a time\n")
 

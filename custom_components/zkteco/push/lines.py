@@ -65,6 +65,7 @@ OK: Final = "OK"
 TABLE_ATTLOG: Final = "ATTLOG"
 TABLE_OPERLOG: Final = "OPERLOG"
 TABLE_BIODATA: Final = "BIODATA"
+TABLE_ATTPHOTO: Final = "ATTPHOTO"
 TABLE_OPTIONS: Final = "OPTIONS"
 
 COMMAND_ID_MAX_LENGTH: Final = 16
@@ -466,15 +467,14 @@ def parse_query(query: Mapping[str, str]) -> PushQuery:
     )
 
 
+# PUSH SDK 2.0.1's names, still sent by firmware in the field (§1.3; zf0916 SPEC §12: OpStamp).
+_OLD_STAMP_KEYS: Final = {TABLE_OPERLOG: ("opstamp",), TABLE_ATTPHOTO: ("photostamp",)}
+
+
 def _stamp_keys(table: str | None) -> tuple[str, ...]:
-    match table:
-        case "OPERLOG":
-            return "operlogstamp", "opstamp", "stamp"
-        case "ATTPHOTO":
-            return "attphotostamp", "photostamp", "stamp"
-        case None:
-            return ("stamp",)
-    return f"{table.lower()}stamp", "stamp"
+    if table is None:
+        return ("stamp",)
+    return f"{table.lower()}stamp", *_OLD_STAMP_KEYS.get(table, ()), "stamp"
 
 
 def _text(value: str | None) -> str | None:
