@@ -1,0 +1,1 @@
+"""The terminal calls Home Assistant: ZKTeco Attendance PUSH (ADMS, "Cloud Server")."""
