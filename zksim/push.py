@@ -37,15 +37,19 @@ Faithful to the reference:
   (the whole log at first contact: nothing of it was acknowledged yet); a network failure also
   starts over with a handshake;
 - commands (§1.6, §1.8, §1.9): ``DATA UPDATE USERINFO`` (a full record: fields left out are
-  reset, §4 pitfall 13), ``DATA DELETE USERINFO`` (templates go too), ``ENROLL_FP PIN=\\tFID=\\t
-  RETRY=\\tOVERWRITE=`` (0 enrolled, 2 finger exists and OVERWRITE=0, 4 presses that do not
-  merge or more than RETRY bad presses, 5 duplicate of another user, 6 cancelled or timed out,
-  7 busy, -10 PIN not on the terminal, -1 bad FID, -1001 templates full; on success, if OpLog
-  and EnrollFP are on, ``OPLOG 6\\t0\\t<time>\\t<PIN>\\t<FID>\\t<template bytes>\\t0`` and
-  ``FP PIN=\\tFID=\\tSize=<base64 length>\\tValid=1\\tTMP=<base64>`` on ``table=OPERLOG&OpStamp=``,
-  after the result), ``CHECK`` (handshake again, stamps decide what is re-sent), ``INFO``
-  (result line then ``Key=Value`` lines), ``REBOOT`` (result first), ``CLEAR LOG``
-  (``CMD=CLEAR_LOG``), ``LOG``; anything else ``Return=-1002``; FID is the terminal's own slot;
+  reset, §4 pitfall 13), ``DATA DELETE USERINFO`` (templates go too), ``DATA UPDATE
+  FINGERTMP`` (-9 when Size is not the base64 length, -11 for bad base64), ``DATA DELETE
+  FINGERTMP`` (one FID or all), ``CHECK`` (handshake again, stamps decide what is re-sent),
+  ``INFO`` (result line then ``Key=Value`` lines), ``REBOOT`` (result first), ``CLEAR LOG``
+  (``CMD=CLEAR_LOG``), ``CLEAR DATA`` (users, templates and log), ``LOG``; anything else
+  ``Return=-1002``; FID is the terminal's own finger slot;
+- ``ENROLL_FP PIN=\\tFID=\\tRETRY=\\tOVERWRITE=`` waits for presses (``terminal.press_finger``)
+  and answers 0 enrolled, 2 finger exists and OVERWRITE=0, 4 presses that do not merge or more
+  than RETRY bad presses, 5 duplicate of another user, 6 cancelled or timed out, 7 busy, -10 PIN
+  not on the terminal, -1 bad FID, -1001 templates full; on success, after the result and as
+  TransFlag's OpLog and EnrollFP allow, ``OPLOG 6\\t0\\t<time>\\t<PIN>\\t<FID>\\t<bytes>\\t0``
+  and ``FP PIN=\\tFID=\\tSize=<base64 length>\\tValid=1\\tTMP=<base64>`` on
+  ``table=OPERLOG&OpStamp=``;
 - headers ``User-Agent: iClock Proxy/1.09``, ``Connection: close``, ``Accept: */*``;
   ``.aspx`` paths of old iClock firmware with ``aspx_paths`` (§1.1).
 
@@ -73,6 +77,7 @@ nor ``FP`` follows: the real-hardware case of §1.9 where ``Return=0`` left no u
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, replace
@@ -96,7 +101,7 @@ PIN_WIDTH = 9  # the K40 reports ~PIN2Width=9 (pyzk issue 252)
 PUSH_VERSION = "2.4.1"
 LANGUAGE_ENGLISH = "69"
 USER_AGENT = "iClock Proxy/1.09"
-TICK = 0.02
+TICK = 0.1  # idle step: the terminal clock (timeouts, demo); events wake it at once
 # TransFlag format 1, position by position ([ATT-CN] §6).
 TRANSFLAG_BITS = (
     "attlog",
@@ -116,7 +121,9 @@ DEFAULT_TRANSFLAG = "1111000000"
 UPLOAD_ACK = re.compile(r"OK:\s*\d+$")
 RETURN_OK = 0
 RETURN_BAD_PARAMETER = -1
+RETURN_TEMPLATE_SIZE = -9
 RETURN_NO_USER = -10
+RETURN_TEMPLATE_FORMAT = -11
 RETURN_CAPACITY = -1001
 RETURN_NOT_SUPPORTED = -1002
 ENROLL_RESULTS = {p.ENROLL_SAVE_ERROR: RETURN_CAPACITY}  # else the codes match the pull ones
@@ -145,6 +152,7 @@ class Exchange:
     body: str
     status: int | None = None
     reply: str = ""
+    date: str = ""  # the answer's Date header
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +281,6 @@ class PushTerminal:
         self._upload_due = False
         self._power_cut = False
         self._reboot_due = False
-        self._last_date = ""
         self._next_poll = 0.0
         self._next_transfer = 0.0
         self._last_transfer_time = ""
@@ -289,7 +296,9 @@ class PushTerminal:
         if self._thread is None:
             self._stop.clear()
             self._connected = False
-            self._thread = threading.Thread(target=self._run, name=f"zksim-push-{self.serial}")
+            self._thread = threading.Thread(
+                target=self._run, name=f"zksim-push-{self.serial}", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -432,37 +441,38 @@ class PushTerminal:
         self.reboots += 1
 
     # -- HTTP ----------------------------------------------------------------------------
-    def _request(self, method: str, endpoint: str, query: str, body: str | None = None) -> str:
-        """Send one request; the reply body when it is a 200, else _Unreachable/_Refused."""
+    def _request(self, method: str, endpoint: str, query: str, body: str | None = None) -> Exchange:
+        """Send one request; its exchange when answered with a 200, else _Unreachable/_Refused."""
         path = f"/iclock/{endpoint}{'.aspx' if self.aspx_paths else ''}?{query}"
-        status, reply, date = self._send(method, path, body)
-        self._record(Exchange(method, path, body or "", status, reply))
-        if status is None:
+        exchange = self._send(Exchange(method, path, body or ""), body is not None)
+        self._record(exchange)
+        if exchange.status is None:
             raise _Unreachable(path)
-        if status != 200:
-            raise _Refused(f"{status} {reply!r}")
-        self._last_date = date
-        return reply
+        if exchange.status != 200:
+            raise _Refused(f"{exchange.status} {exchange.reply!r}")
+        return exchange
 
-    def _send(self, method: str, path: str, body: str | None) -> tuple[int | None, str, str]:
+    def _send(self, request: Exchange, has_body: bool) -> Exchange:
         if self.unreachable:
-            return None, "", ""
+            return request
         connection = _FirmwareConnection(self.host, self.http_port, timeout=self.request_timeout)
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close"}
-        if body is not None and self.content_type:
+        if has_body and self.content_type:
             headers["Content-Type"] = self.content_type
+        body = request.body.encode() if has_body else None
         try:
-            connection.request(method, path, None if body is None else body.encode(), headers)
+            connection.request(request.method, request.path, body, headers)
             response = connection.getresponse()
             reply = response.read().decode(errors="replace")
         except (OSError, http.client.HTTPException):
-            return None, "", ""
+            return request
         finally:
             connection.close()
         if self.lose_replies > 0:
             self.lose_replies -= 1
-            return None, "", ""
-        return response.status, reply, response.getheader("Date") or ""
+            return request
+        date = response.getheader("Date") or ""
+        return replace(request, status=response.status, reply=reply, date=date)
 
     def _record(self, exchange: Exchange) -> None:
         if self.record_exchanges:
@@ -481,12 +491,12 @@ class PushTerminal:
             DeviceType="att",
             PushOptionsFlag="1",
         )
-        reply = self._request("GET", "cdata", query)
-        lines = reply.replace("\r\n", "\n").split("\n")
+        answer = self._request("GET", "cdata", query)
+        lines = answer.reply.replace("\r\n", "\n").split("\n")
         if lines[0].startswith("GET OPTION FROM"):
             pairs = (line.partition("=") for line in lines[1:] if "=" in line)
             self._obey({key.strip(): value.strip() for key, _, value in pairs})
-        self._set_clock(self._last_date)
+        self._set_clock(answer.date)
         self.handshakes += 1
         self._connected = True
         self._info_due = True
@@ -553,7 +563,7 @@ class PushTerminal:
 
     def _post_options(self) -> None:
         body = ",".join(f"{key}={value}" for key, value in self.device_info().items())
-        self._expect_ok(self._request("POST", "cdata", self._query(table="options"), body))
+        self._expect_ok(self._request("POST", "cdata", self._query(table="options"), body).reply)
         self._options_due = False
 
     def _info_line(self) -> str:
@@ -618,7 +628,7 @@ class PushTerminal:
         """Post one batch; returns only when the server acknowledged it with its count."""
         query = self._query(table=table, **{stamp_key: str(stamp)})
         body = "".join(line + self.line_ending for line in lines)
-        reply = self._request("POST", "cdata", query, body).strip()
+        reply = self._request("POST", "cdata", query, body).reply.strip()
         if not (UPLOAD_ACK.match(reply) or (self.accept_bare_ok and reply == "OK")):
             raise _Refused(reply)
         with self._lock:
@@ -629,7 +639,7 @@ class PushTerminal:
         query = self._query()
         if self._info_due:
             query += "&INFO=" + self._info_line()
-        reply = self._request("GET", "getrequest", query)
+        reply = self._request("GET", "getrequest", query).reply
         self._info_due = False
         self.polls += 1
         self._next_poll = time.monotonic() + self.delay * self.time_scale
@@ -654,11 +664,14 @@ class PushTerminal:
         return (
             ("DATA UPDATE USERINFO", "DATA", self._update_user),
             ("DATA DELETE USERINFO", "DATA", self._delete_user),
+            ("DATA UPDATE FINGERTMP", "DATA", self._write_template),
+            ("DATA DELETE FINGERTMP", "DATA", self._delete_templates),
             ("ENROLL_FP", "ENROLL_FP", self._enroll_finger),
             ("CHECK", "CHECK", self._check),
             ("INFO", "INFO", self._info),
             ("REBOOT", "REBOOT", self._reboot_command),
             ("CLEAR LOG", "CLEAR_LOG", self._clear_log),
+            ("CLEAR DATA", "CLEAR_DATA", self._clear_data),
             ("LOG", "LOG", self._log),
         )
 
@@ -674,7 +687,7 @@ class PushTerminal:
         if not pending:
             return
         body = "".join(line + self.line_ending for r in pending for line in r.lines)
-        self._expect_ok(self._request("POST", "devicecmd", self._query(), body))
+        self._expect_ok(self._request("POST", "devicecmd", self._query(), body).reply)
         with self._lock:
             self._results = [
                 replace(r, acknowledged=True) if r in pending else r for r in self._results
@@ -699,6 +712,36 @@ class PushTerminal:
     def _delete_user(self, _id: str, _command: str, args: str) -> _Outcome:
         deleted = self.terminal.delete_user(parse_params(args).get("PIN", ""))
         return (RETURN_OK if deleted else RETURN_NO_USER), ()
+
+    def _write_template(self, _id: str, _command: str, args: str) -> _Outcome:
+        """FP template of algorithm 10 in base64; Size is the length of that text."""
+        params = parse_params(args)
+        user = self.terminal.user_by_id(params.get("PIN", ""))
+        finger = params.get("FID", "")
+        tmp = params.get("TMP", "")
+        if not (finger.isdigit() and int(finger) in FINGER_INDEXES):
+            return RETURN_BAD_PARAMETER, ()
+        if user is None:
+            return RETURN_NO_USER, ()
+        if params.get("SIZE") != str(len(tmp)):
+            return RETURN_TEMPLATE_SIZE, ()
+        try:
+            template = base64.b64decode(tmp, validate=True)
+        except binascii.Error:
+            return RETURN_TEMPLATE_FORMAT, ()
+        self.terminal.add_template(user.user_id, int(finger), template)
+        return RETURN_OK, ()
+
+    def _delete_templates(self, _id: str, _command: str, args: str) -> _Outcome:
+        """One finger with FID, else all of the user's."""
+        params = parse_params(args)
+        user = self.terminal.user_by_id(params.get("PIN", ""))
+        if user is None:
+            return RETURN_NO_USER, ()
+        fingers = [int(params["FID"])] if params.get("FID", "").isdigit() else FINGER_INDEXES
+        for finger in fingers:
+            self.terminal.delete_template(user.uid, finger)
+        return RETURN_OK, ()
 
     def _enroll_finger(self, command_id: str, command: str, args: str) -> _Outcome | None:
         """Start capturing; the result is posted when the presses (or a timeout) end it."""
@@ -767,6 +810,11 @@ class PushTerminal:
 
     def _clear_log(self, _id: str, _command: str, _args: str) -> _Outcome:
         self.terminal.clear_attendance()
+        self._attlog_sent = 0
+        return RETURN_OK, ()
+
+    def _clear_data(self, _id: str, _command: str, _args: str) -> _Outcome:
+        self.terminal.clear_all_data()
         self._attlog_sent = 0
         return RETURN_OK, ()
 

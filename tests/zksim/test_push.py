@@ -513,8 +513,41 @@ def test_clear_log_deletes_the_punches(push: PushTerminal, receiver: Receiver) -
     assert push.acknowledged["ATTLOG"][1].startswith("2\t")
 
 
+def test_template_commands_write_and_delete_fingers(push: PushTerminal, receiver: Receiver) -> None:
+    tmp = base64.b64encode(b"\x4d\x98SS21 minutiae").decode()
+    run_command(
+        push,
+        receiver,
+        f"C:1:DATA UPDATE FINGERTMP PIN=2\tFID=3\tSize={len(tmp)}\tValid=1\tTMP={tmp}",
+        f"C:2:DATA UPDATE FINGERTMP PIN=2\tFID=4\tSize=9\tValid=1\tTMP={tmp}",
+        "C:3:DATA UPDATE FINGERTMP PIN=2\tFID=4\tSize=4\tValid=1\tTMP=a!b=",
+        f"C:4:DATA UPDATE FINGERTMP PIN=8\tFID=4\tSize={len(tmp)}\tValid=1\tTMP={tmp}",
+        "C:5:DATA DELETE FINGERTMP PIN=1\tFID=5",
+    )
+    template = push.terminal.template_of(2, 3)
+    assert template is not None
+    assert template.template == b"\x4d\x98SS21 minutiae"
+    assert not push.terminal.has_template("1", 5)
+    assert [line.split("&")[1] for line in result_lines(receiver)] == [
+        "Return=0",
+        "Return=-9",
+        "Return=-11",
+        "Return=-10",
+        "Return=0",
+    ]
+    run_command(push, receiver, "C:6:DATA DELETE FINGERTMP PIN=2")
+    assert push.terminal.templates == []
+
+
+def test_clear_data_deletes_users_fingers_and_log(push: PushTerminal, receiver: Receiver) -> None:
+    push.terminal.punch("1")
+    run_command(push, receiver, "C:1:CLEAR DATA")
+    assert push.terminal.counts() == {"users": 0, "fingers": 0, "records": 0, "cards": 0}
+    assert result_lines(receiver) == ["ID=1&Return=0&CMD=CLEAR_DATA"]
+
+
 def test_unknown_commands_are_not_supported(push: PushTerminal, receiver: Receiver) -> None:
-    run_command(push, receiver, "C:1:SHELL ls", "C:2:DATA UPDATE FINGERTMP PIN=1\tFID=1")
+    run_command(push, receiver, "C:1:SHELL ls", "C:2:DATA UPDATE BIODATA Pin=1\tNo=1")
     assert result_lines(receiver) == ["ID=1&Return=-1002&CMD=SHELL", "ID=2&Return=-1002&CMD=DATA"]
 
 
