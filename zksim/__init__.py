@@ -54,10 +54,18 @@ Simplified:
 - UDP sessions end only on CMD_EXIT, reboot or session_timeout (no connection to lose);
 - no operation log, no faces, no access control, no SMS, no work codes; templates are
   fake bytes with a ZKFinger v10 signature; packets with a wrong checksum are ignored.
+
+Push mode (``zksim/push.py``, ``python -m zksim --push URL``): ``PushTerminal`` makes a
+terminal call a server the way Push ("ADMS", "Cloud Server") firmware does: handshake,
+``table=options``, ATTLOG posts re-sent until acknowledged, ``getrequest`` polls, commands
+including ``ENROLL_FP`` driven by the same presses. It can share its ``Terminal`` with a
+``ZKSimulator`` (one K40 speaking both protocols); its docstring lists what is faithful to
+the Push reference and what is simplified.
 """
 
+from .push import PushTerminal
 from .records import Record, Template, User
 from .simulator import ZKSimulator
 from .terminal import PressOutcome
 
-__all__ = ["PressOutcome", "Record", "Template", "User", "ZKSimulator"]
+__all__ = ["PressOutcome", "PushTerminal", "Record", "Template", "User", "ZKSimulator"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import contextlib
+from pathlib import Path
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -14,6 +18,7 @@ from zk import ZK
 from zksim import ZKSimulator, protocol as p
 
 CLIENT_TIMEOUT = 2.0
+ROOT = Path(__file__).resolve().parents[2]
 
 SimFactory = Callable[..., ZKSimulator]
 ClientFactory = Callable[..., Any]
@@ -159,3 +164,26 @@ def make_raw() -> Iterator[RawFactory]:
     yield factory
     for client in clients:
         client.close()
+
+
+@contextlib.contextmanager
+def zksim_process(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m zksim`` with these options; it must then stop cleanly on SIGTERM."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zksim", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield process
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+        assert process.stdout is not None
+        assert "stopped" in process.stdout.read()
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

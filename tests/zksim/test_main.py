@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
-import signal
-import subprocess
-import sys
 
 from zk import ZK
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import zksim_process
 
 
 def test_cli_serves_and_exits_cleanly() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zksim", "--port", "0", "--udp", "--demo", "--comm-key", "7"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
+    with zksim_process("--port", "0", "--udp", "--demo", "--comm-key", "7") as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
@@ -31,11 +20,3 @@ def test_cli_serves_and_exits_cleanly() -> None:
         conn = zk.connect()
         assert "Ana Garcia" in [u.name for u in conn.get_users()]
         conn.disconnect()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
-        assert "stopped" in process.stdout.read()
-    finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
