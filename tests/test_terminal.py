@@ -1095,8 +1095,9 @@ def test_templates_stay_out_of_reprs() -> None:
 
 @pytest.mark.usefixtures("luis_in_full")
 def test_copy_a_finger_to_another_terminal(
-    sim: ZKSimulator, open_terminal: TerminalFactory, udp: bool
+    sim: ZKSimulator, open_terminal: TerminalFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG")
     other = ZKSimulator(udp=True).start()
     try:
         source = open_terminal()
@@ -1108,6 +1109,11 @@ def test_copy_a_finger_to_another_terminal(
         assert target.read_users() == [replace(LUIS, uid=1)]
     finally:
         other.stop()
+    template = fake_template(LUIS.user_id, 0)
+    assert not any(
+        template[8:24].hex() in text or repr(template[8:24])[2:-1] in text
+        for text in (caplog.text, repr(templates), str(templates))
+    )
 
 
 @pytest.mark.usefixtures("luis_in_full")

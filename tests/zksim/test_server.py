@@ -204,6 +204,7 @@ def test_misc_commands(sim: ZKSimulator, make_client: ClientFactory, udp: bool) 
     assert conn.refresh_data()
     assert conn.test_voice(0)
     assert conn.unlock(3)
+    assert sim.relay_open
     assert conn.free_data()
     assert conn.set_sdk_build_1()
     assert sim.option("SDKBuild") == "1"
