@@ -1043,8 +1043,9 @@ def test_delete_fingerprint(sim: ZKSimulator, terminal: ZKTerminal) -> None:
 def test_delete_fingerprint_by_user_id_over_tcp(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     """pyzk 0.9 means to send CMD_DEL_FPTMP with the user id, but packs a str and crashes."""
     zk = ZK("127.0.0.1", port=sim.port, timeout=2, ommit_ping=True)
+    zk._ZK__sock.close()  # opened in __init__; the call below fails before it would send
     with pytest.raises(struct.error):
-        zk.delete_user_template(user_id=LUIS.user_id, temp_id=0)  # fails before any connection
+        zk.delete_user_template(user_id=LUIS.user_id, temp_id=0)
     sent = commands_sent(sim, lambda: terminal.delete_fingerprint(LUIS.user_id, 0))
     assert p.CMD_DEL_USER_TEMP in sent
     assert sim.templates == []
