@@ -24,6 +24,18 @@ in adrobinoga/zk-protocol and the vendor manual):
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
   result code; while enrolling it verifies nobody (``enabled`` is False, though no
   CMD_DISABLEDEVICE was sent: that one shields the sensor too), enabled afterwards.
+- people and fingers: CMD_USER_WRQ takes a row in either layout; CMD_DELETE_USER (uid)
+  drops the user's templates too; one finger goes by CMD_DELETE_USERTEMP (uid, finger: the
+  vendor manual) or CMD_DEL_FPTMP (134: user id in 24 bytes, finger: zk-protocol, what
+  pyzk means to send over TCP), answered CMD_ACK_ERROR when there is none; CMD_GET_USERTEMP
+  (88) sends a template and one byte more; the template table (CMD_DB_RRQ, FCT_FINGERTMP);
+- uploads: CMD_PREPARE_DATA announces the size, CMD_DATA packets carry the data, then
+  CMD_SAVE_USERTEMPS (110) stores the user row and templates pyzk's save_user_template
+  sends, all or nothing: an upload shorter than announced, a finger outside 0-9 or too
+  few free template slots store nothing; fingers not in the upload are kept;
+- the door: CMD_UNLOCK opens the lock relay for its 4-byte delay in tenths of a second
+  (pyzk's unlock sends seconds * 10); ``relay_open_until`` (``time.monotonic()``) and
+  ``relay_open`` show it to tests; a restart closes it.
 
 Shapes of real firmware, each off by default (attributes of the simulator):
 
@@ -38,6 +50,14 @@ Shapes of real firmware, each off by default (attributes of the simulator):
   short pause apart, so a client reads frames in pieces (in the same capture a 1016-byte
   packet arrived in five reads of at most 256 bytes).
 
+Faults, switchable at runtime (attributes of the simulator): ``unresponsive``,
+``drop_in_buffered_read``, ``corrupt_checksum`` (the next n replies), ``reply_delay``,
+``max_sessions``, ``session_timeout``; by command: ``refused_commands`` are answered
+CMD_ACK_ERROR and not carried out; ``dropped_commands`` end the session unanswered and not
+carried out; ``lost_replies`` are carried out, then the session ends unanswered (TCP hangs
+up; UDP stays silent and forgets the session). ``ack_restart = False`` restarts without the
+ACK, as zk-protocol says real devices do.
+
 Simplified:
 
 - a TCP chunk goes out in one CMD_DATA packet (real terminals split it in ~1 KB packets);
@@ -48,7 +68,9 @@ Simplified:
   has a template answers CMD_ACK_ERROR (delete the template first);
 - a busy terminal (max_sessions reached) answers CMD_CONNECT with CMD_ACK_ERROR, session 0,
   and closes the TCP connection;
-- CMD_RESTART is acknowledged (pyzk 0.9 needs the ACK; zk-protocol says devices don't);
+- CMD_RESTART is acknowledged unless ``ack_restart`` is off (pyzk 0.9 needs the ACK);
+- the data announced by CMD_PREPARE_DATA carries the size of its CMD_DATA packets only when
+  ``tcp_data_packet`` splits it (captured: 1008), 0 otherwise;
 - events go out one at a time, the next after the client's ACK (``event_window = 1``);
   raise event_window to send several back to back;
 - UDP sessions end only on CMD_EXIT, reboot or session_timeout (no connection to lose);

@@ -10,7 +10,7 @@ import struct
 
 from . import protocol as p
 from .records import USER_28, USER_72, Template, User, unpack_user
-from .terminal import Terminal
+from .terminal import FINGER_INDEXES, Terminal
 
 # Largest data set a K40 answers straight with CMD_DATA to CMD_PREPARE_BUFFER; anything
 # larger goes through CMD_READ_BUFFER chunks. pyzk reads the direct reply over UDP with
@@ -19,6 +19,8 @@ DIRECT_DATA_LIMIT = 1016
 UDP_DATA_PACKET = 1024  # pyzk reads UDP CMD_DATA packets with recv(1024 + 8)
 STARTENROLL_TCP = struct.Struct("<24sbb")
 STARTENROLL_UDP = struct.Struct("<Ib")
+UNLOCK = struct.Struct("<I")
+PREPARE_UPLOAD = struct.Struct("<I")
 SIZES_FIELDS = 20
 
 
@@ -59,6 +61,7 @@ class Session:
     event_mask: int = 0
     buffer: bytes = b""
     upload: bytearray = field(default_factory=bytearray)
+    upload_size: int = 0  # announced by CMD_PREPARE_DATA
     outbox: deque[bytes] = field(default_factory=deque)
     in_flight: deque[PendingEvent] = field(default_factory=deque)
 
@@ -106,7 +109,10 @@ def data_reply(data: bytes, terminal: Terminal, session: Session) -> Reply:
     """
     step = (terminal.tcp_data_packet or len(data)) if session.tcp else UDP_DATA_PACKET
     pieces = [data[i : i + step] for i in range(0, len(data), step or 1)] or [b""]
-    packets = [(p.CMD_PREPARE_DATA, struct.pack("<II", len(data), 0))]
+    # Captured (pyzk test.py, test_tcp_get_template_1f): the size of the data, then the size
+    # of the packets it comes in; 0 when it comes whole.
+    split = terminal.tcp_data_packet if session.tcp else 0
+    packets = [(p.CMD_PREPARE_DATA, struct.pack("<II", len(data), split))]
     packets += [(p.CMD_DATA, piece) for piece in pieces]
     packets.append((p.CMD_ACK_OK, b""))
     return Reply(
@@ -147,9 +153,18 @@ def _exit(_terminal: Terminal, _session: Session, _payload: bytes) -> Reply:
 
 
 @handles(p.CMD_RESTART, p.CMD_POWEROFF)
-def _restart(_terminal: Terminal, _session: Session, _payload: bytes) -> Reply:
+def _restart(terminal: Terminal, _session: Session, _payload: bytes) -> Reply:
     # zk-protocol says a real device does not even ACK a restart; pyzk 0.9 needs the ACK.
-    return Reply([(p.CMD_ACK_OK, b"")], after=After.REBOOT)
+    return Reply([(p.CMD_ACK_OK, b"")] if terminal.ack_restart else [], after=After.REBOOT)
+
+
+@handles(p.CMD_UNLOCK)
+def _unlock(terminal: Terminal, _session: Session, payload: bytes) -> Reply:
+    """The vendor manual: the first 4 bytes are the delay; pyzk and the SDK send tenths of s."""
+    if len(payload) < UNLOCK.size:
+        return error()
+    terminal.unlock(UNLOCK.unpack_from(payload)[0] / 10)
+    return ok()
 
 
 @handles(
@@ -160,7 +175,6 @@ def _restart(_terminal: Terminal, _session: Session, _payload: bytes) -> Reply:
     p.CMD_REFRESHDATA,
     p.CMD_REFRESHOPTION,
     p.CMD_TESTVOICE,
-    p.CMD_UNLOCK,
     p.CMD_SLEEP,
     p.CMD_RESUME,
 )
@@ -345,8 +359,12 @@ def _get_user_template(terminal: Terminal, session: Session, payload: bytes) -> 
 
 
 @handles(p.CMD_PREPARE_DATA)
-def _prepare_upload(_terminal: Terminal, session: Session, _payload: bytes) -> Reply:
+def _prepare_upload(_terminal: Terminal, session: Session, payload: bytes) -> Reply:
+    """The vendor manual: the first 4 bytes announce the length of the data to come."""
+    if len(payload) < PREPARE_UPLOAD.size:
+        return error()
     session.upload.clear()
+    session.upload_size = PREPARE_UPLOAD.unpack_from(payload)[0]
     return ok()
 
 
@@ -358,17 +376,22 @@ def _upload_chunk(_terminal: Terminal, session: Session, payload: bytes) -> Repl
 
 @handles(p.CMD_SAVE_USERTEMPS)
 def _save_user_templates(terminal: Terminal, session: Session, _payload: bytes) -> Reply:
-    """Store what pyzk's save_user_template uploaded: a user, a finger table, templates."""
+    """Store what pyzk's save_user_template uploaded: a user, a finger table, templates.
+
+    All or nothing: an upload shorter than announced, or with a finger out of 0-9, stores
+    nothing. Fingers the upload does not carry are kept.
+    """
+    upload = bytes(session.upload)
+    session.upload.clear()
+    if len(upload) != session.upload_size:
+        return error()
     try:
-        user, templates = _parse_user_upload(bytes(session.upload))
+        user, templates = _parse_user_upload(upload)
     except struct.error:
         return error()
-    session.upload.clear()
-    if not terminal.store_user(user):
+    if any(t.finger_index not in FINGER_INDEXES for t in templates):
         return error()
-    for template in templates:
-        terminal.add_template(user.user_id, template.finger_index, template.template)
-    return ok()
+    return ok_if(terminal.store_user_with_templates(user, templates))
 
 
 def _parse_user_upload(data: bytes) -> tuple[User, list[Template]]:
@@ -383,5 +406,7 @@ def _parse_user_upload(data: bytes) -> tuple[User, list[Template]]:
         _kind, _uid, finger_code, start = struct.unpack_from("<bHbI", table, offset)
         size = struct.unpack_from("<H", fingers, start)[0]
         body = fingers[start + 2 : start + 2 + size]
+        if len(body) != size:
+            raise struct.error(f"template of {size} bytes cut at {len(body)}")
         templates.append(Template(user.uid, user.user_id, finger_code - 0x10, body))
     return user, templates

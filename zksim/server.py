@@ -316,11 +316,20 @@ class Server:
         if packet.command == p.CMD_ACK_OK:
             self._event_acknowledged(session)  # the client acknowledges a realtime event
             return session
-        try:
-            reply = handle(self._terminal, session, packet.command, packet.payload)
-        except (struct.error, ValueError, KeyError):
-            _LOGGER.exception("command %s failed", packet.command)
+        if packet.command in self._terminal.dropped_commands:
+            self._end_session(session, reset=True)
+            return None
+        if packet.command in self._terminal.refused_commands:
             reply = Reply([(p.CMD_ACK_ERROR, b"")])
+        else:
+            try:
+                reply = handle(self._terminal, session, packet.command, packet.payload)
+            except (struct.error, ValueError, KeyError):
+                _LOGGER.exception("command %s failed", packet.command)
+                reply = Reply([(p.CMD_ACK_ERROR, b"")])
+        if packet.command in self._terminal.lost_replies:
+            self._end_session(session, reset=True)
+            return None
         return self._reply(session, link, packet, reply)
 
     def _connect(

@@ -94,6 +94,13 @@ class Terminal:
         self.tcp_segment = 0  # bytes per TCP send; 0 = a reply in one send
         self.event_window = 1  # realtime events sent before waiting for the client's ACK
         self.reboot_duration = 1.0
+        self.ack_restart = True  # zk-protocol: a real device restarts without answering
+        # Faults by command: answered CMD_ACK_ERROR; dropped unanswered before it is carried
+        # out; carried out, then dropped before the answer (TCP hangs up, UDP stays silent).
+        self.refused_commands: set[int] = set()
+        self.dropped_commands: set[int] = set()
+        self.lost_replies: set[int] = set()
+        self.relay_open_until: float | None = None  # time.monotonic() when the lock closes
         self.demo_auto_press = False
         self.demo_punch_interval: tuple[float, float] | None = None
         self._next_demo_punch: float | None = None
@@ -143,6 +150,18 @@ class Terminal:
             self._users[user.uid] = user
             self._uid_by_user_id[user.user_id] = user.uid
             self._packed.clear()
+            return True
+
+    def store_user_with_templates(self, user: User, templates: list[Template]) -> bool:
+        """CMD_SAVE_USERTEMPS: the user and their templates, all or nothing."""
+        with self._lock:
+            replaced = sum((user.uid, t.finger_index) in self._templates for t in templates)
+            if len(self._templates) + len(templates) - replaced > self.capacity_fingers:
+                return False
+            if not self.store_user(user):
+                return False
+            for template in templates:
+                self.add_template(user.user_id, template.finger_index, template.template)
             return True
 
     def add_numbered_users(self, n: int) -> None:
@@ -354,6 +373,18 @@ class Terminal:
         with self._lock:
             self._disabled = not enabled
 
+    # -- door --------------------------------------------------------------------------
+    def unlock(self, seconds: float) -> None:
+        """CMD_UNLOCK: the lock relay opens for this long."""
+        with self._lock:
+            self.relay_open_until = time.monotonic() + seconds
+
+    @property
+    def relay_open(self) -> bool:
+        with self._lock:
+            until = self.relay_open_until
+            return until is not None and time.monotonic() < until
+
     # -- enrollment --------------------------------------------------------------------
     @property
     def enrolling(self) -> bool:
@@ -457,9 +488,10 @@ class Terminal:
                 self.punch(user.user_id, punch=random.choice((0, 1)))
 
     def reset_runtime_state(self) -> None:
-        """Power cycle: not enrolling, enabled; stored data survives."""
+        """Power cycle: not enrolling, enabled, the lock closed; stored data survives."""
         with self._lock:
             self._end_enrollment()
+            self.relay_open_until = None
 
     # -- statistics --------------------------------------------------------------------
     def reset_stats(self) -> None:

@@ -26,6 +26,21 @@ What pyzk 0.9 gets wrong, and what we do instead:
   enrollment and read its events like any other realtime event; the caller owns the outcome.
 - ``live_capture()`` parses some event sizes only (0.9: not the 10 and 14 bytes of ZEM560 and
   ZEM300), assumes one event per read, and fails on a punch with an impossible date.
+- ``set_user()`` and ``save_user_template()`` pick the user row layout from a guess that only
+  pyzk's own connect (over TCP) or ``get_users()`` corrects: over UDP they write 28-byte rows
+  to a terminal of 72-byte ones. ``set_user()`` also turns any privilege but 0 and 14 into 0,
+  wipes the password and group it is not given, and silently cuts or drops what does not fit
+  or encode. We read the user's row and write it back with only the given fields changed,
+  and refuse what the row cannot hold before anything is written.
+- ``delete_user_template(user_id=...)`` over TCP packs the user id as a str and dies in
+  ``struct.pack``; ``delete_user()``, ``delete_user_template()`` and ``get_user_template()``
+  pack the uid signed (uids above 32767 fail). We send those commands ourselves.
+- ``save_user_template()`` rebuilds the user from pyzk's ``User`` (dropping bytes it does not
+  know), and its ``Finger`` repr shows template bytes: we upload the terminal's own row and
+  the templates from bytes that never enter a repr, log or exception message.
+- ``get_user_extend_fmt()`` answers a refusal by sending reply codes as commands;
+  ``get_pin_width()`` fails on a width of 0; ``restart()`` waits for an ACK that zk-protocol
+  says terminals do not send.
 
 pyzk ships no type information: ``_PyZK`` declares the part of it we use, so that its ``Any``
 stays in this module.
@@ -36,12 +51,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 import select
 import socket
 import struct
 from typing import TYPE_CHECKING, Any, Final, Self, TypedDict, cast
+import unicodedata
 
 from zk import ZK, const
 from zk.base import make_commkey
@@ -54,6 +70,17 @@ _HEADER: Final = struct.Struct("<4H")
 _CMD_PREPARE_BUFFER: Final = 1503
 _CMD_READ_BUFFER: Final = 1504
 _CMD_GET_USER_TEMPLATE: Final = 88
+_CMD_SAVE_USER_TEMPLATES: Final = 110
+# What pyzk's save_user_template and HR_save_usertemplates send with it (meaning undocumented).
+_SAVE_USER_TEMPLATES_ARGUMENTS: Final = struct.pack("<IHH", 12, 0, 8)
+_CMD_DELETE_TEMPLATE_BY_USER_ID: Final = 134  # zk-protocol's CMD_DEL_FPTMP
+_DELETE_TEMPLATE_BY_USER_ID: Final = struct.Struct("<24sB")
+_UID_AND_FINGER: Final = struct.Struct("<Hb")
+_UID: Final = struct.Struct("<H")
+_TEMPLATE_ENTRY: Final = struct.Struct("<HHbb")  # size with this header, uid, finger, flag
+_UPLOAD_HEAD: Final = struct.Struct("<III")
+_UPLOAD_FINGER: Final = struct.Struct("<bHbI")  # 2, uid, 0x10 + finger, offset of the template
+_UPLOAD_TEMPLATE_SIZE: Final = struct.Struct("<H")
 _TCP_MAX_CHUNK: Final = 0xFFC0
 # zk-protocol (protocol.md, "Packet Fields") documents the length as 2 bytes and 2 zero bytes,
 # and the SDK's chunks (0xFFC0 bytes and a header) fit in it: a longer frame is a corrupt length.
@@ -65,6 +92,14 @@ _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
 EVENT_MASK: Final[int] = const.EF_ATTLOG | const.EF_ENROLLFINGER | const.EF_FPFTR
+FINGERS: Final = range(10)
+UNLOCK_SECONDS: Final = range(1, 61)
+PRIVILEGE_USER: Final[int] = const.USER_DEFAULT
+PRIVILEGE_ADMIN: Final[int] = const.USER_ADMIN
+# Bit 0 of the privilege disables the user (zk-protocol, sections/data-user.md): kept as it is.
+_PRIVILEGE_DISABLED: Final = 1
+# The template size field is 16 bits, and the template table adds a 6-byte header to it.
+_MAX_TEMPLATE_SIZE: Final = 0xFFFF - _TEMPLATE_ENTRY.size
 
 
 class TerminalError(Exception):
@@ -81,6 +116,31 @@ class TerminalAuthError(TerminalError):
 
 class TerminalRefusedError(TerminalError):
     """The terminal answered a command with an error."""
+
+
+class TerminalInputError(TerminalError):
+    """A value the terminal cannot store; refused before anything was written.
+
+    ``problem`` is one of: empty, too_long, control_character, not_encodable, not_digits,
+    out_of_range, repeated.
+    """
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
+class TerminalUnknownUserError(TerminalError):
+    """The terminal has no user with this user id."""
+
+
+class TerminalWriteUncertainError(TerminalConnectionError):
+    """The connection broke after a write was sent: it may or may not have been carried out."""
+
+
+class TerminalUndeliveredError(TerminalError):
+    """The terminal holds punches that were not delivered yet: its log was not cleared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +239,23 @@ class EnrollmentResult:
 type TerminalEvent = Punch | FingerScored | EnrollmentResult
 
 
+@dataclass(frozen=True, slots=True)
+class FingerTemplate:
+    """One finger's template, for copying it to another terminal; it stays in memory."""
+
+    finger: int
+    template: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledFinger:
+    """A row of the template table, without the template."""
+
+    uid: int
+    finger: int
+    size: int
+
+
 def checksum(packet: bytes) -> int:
     """ZK checksum of a packet (header with a zero checksum, then payload).
 
@@ -271,6 +348,10 @@ if TYPE_CHECKING:
         def cancel_capture(self) -> bool: ...
         def enable_device(self) -> bool: ...
         def free_data(self) -> bool: ...
+        def refresh_data(self) -> bool: ...
+        def unlock(self, time: int) -> bool: ...
+        def clear_attendance(self) -> bool: ...
+        def _send_with_buffer(self, buffer: bytes) -> None: ...
 
 else:
     _PyZK = ZK
@@ -485,6 +566,71 @@ class _FramedZK(_PyZK):
                 raise ZKErrorResponse(f"unexpected packet {command} in a data transfer")
             parts.append(packet[_HEADER.size :])
 
+    def user_rows(self) -> tuple[int, list[tuple[TerminalUser, bytes]]]:
+        """The user table: its row size (0 when empty), and each user with its raw row."""
+        rows, row_size = self.read_table(
+            const.CMD_USERTEMP_RRQ, const.FCT_USER, lambda: self.users, _USER_LAYOUTS
+        )
+        if not rows:
+            return 0, []
+        layout, decode = _USER_LAYOUTS[row_size]
+        return row_size, [
+            (decode(layout.unpack_from(rows, start)), rows[start : start + row_size])
+            for start in range(0, len(rows), row_size)
+        ]
+
+    def find_user(self, user_id: str) -> tuple[TerminalUser, bytes]:
+        """The user with this user id, and their raw row."""
+        _row_size, rows = self.user_rows()
+        for user, row in rows:
+            if user.user_id == user_id:
+                return user, row
+        raise TerminalUnknownUserError(f"no user {user_id!r} on the terminal")
+
+    def empty_table_row_size(self) -> int:
+        """The user row size of a terminal without users: its ~UserExtFmt, else pyzk's guess.
+
+        pyzk's own get_user_extend_fmt answers a refusal by sending reply codes as commands.
+        """
+        reply = self.send_command(const.CMD_OPTIONS_RRQ, b"~UserExtFmt\x00")
+        if reply["status"]:
+            return 72 if _text(self._ZK__data).partition("=")[2] == "1" else 28
+        return 72 if self.tcp else 28
+
+    def pin_width(self) -> int | None:
+        """How many characters a user id may have, None when the terminal does not say.
+
+        pyzk's get_pin_width fails with an IndexError on a width of 0.
+        """
+        reply = self.send_command(const.CMD_GET_PINWIDTH, b" P")
+        width = self._ZK__data[:1]
+        return width[0] if reply["status"] and width and width[0] else None
+
+    def read_template(self, uid: int, finger: int) -> bytes | None:
+        """What the terminal sends for a finger; None when it has none (refused or just ACKed)."""
+        reply = self.send_command(_CMD_GET_USER_TEMPLATE, _UID_AND_FINGER.pack(uid, finger))
+        if reply["code"] == const.CMD_DATA:
+            return self._ZK__data
+        if reply["code"] == const.CMD_PREPARE_DATA:
+            return self.receive_prepared_data()
+        return None
+
+    def delete_template(self, user: TerminalUser, finger: int) -> bool:
+        """Delete one finger; False when the terminal had none (or refused).
+
+        Over TCP pyzk 0.9's delete_user_template(user_id=...) packs the user id as a str and
+        dies in struct.pack; we send the same CMD_DEL_FPTMP with the id encoded. Terminals that
+        do not know it, and UDP sessions (as in pyzk), get the vendor manual's
+        CMD_DELETE_USERTEMP by uid, which pyzk packs signed (uids above 32767 fail).
+        """
+        if self.tcp:
+            payload = _DELETE_TEMPLATE_BY_USER_ID.pack(user.user_id.encode(), finger)
+            reply = self.send_command(_CMD_DELETE_TEMPLATE_BY_USER_ID, payload)
+            if reply["code"] != const.CMD_ACK_UNKNOWN:
+                return reply["status"]
+        payload = _UID_AND_FINGER.pack(user.uid, finger)
+        return self.send_command(const.CMD_DELETE_USERTEMP, payload)["status"]
+
 
 def _verify_checksum(packet: bytes) -> None:
     """Accept either form of checksum terminals send; refuse a packet that has neither.
@@ -500,6 +646,15 @@ def _verify_checksum(packet: bytes) -> None:
     plain_form = checksum(_HEADER.pack(command, 0, session, reply) + payload)
     if expected not in (sdk_form, plain_form):
         raise ZKNetworkError("reply with a wrong checksum")
+
+
+@contextmanager
+def _outcome_unknown_on_drop() -> Iterator[None]:
+    """A write whose answer never came may have been carried out: the caller must know."""
+    try:
+        yield
+    except (ZKNetworkError, OSError) as err:
+        raise TerminalWriteUncertainError(str(err) or type(err).__name__) from err
 
 
 @contextmanager
@@ -554,6 +709,178 @@ _USER_LAYOUTS: Final = {
     72: (struct.Struct("<HB8s24sIx7sx24s"), _user_from_72_bytes),
     28: (struct.Struct("<HB5s8sIxBhI"), _user_from_28_bytes),
 }
+
+
+# Where a user row keeps what we write: (offset, format). Every other byte is written back as
+# the terminal sent it, so an update keeps what we do not know of (group, time zones, flags).
+_USER_FIELDS: Final[dict[int, dict[str, tuple[int, str]]]] = {
+    72: {
+        "uid": (0, "<H"),
+        "privilege": (2, "<B"),
+        "password": (3, "8s"),
+        "name": (11, "24s"),
+        "card": (35, "<I"),
+        "user_id": (48, "24s"),
+    },
+    28: {
+        "uid": (0, "<H"),
+        "privilege": (2, "<B"),
+        "password": (3, "5s"),
+        "name": (8, "8s"),
+        "card": (16, "<I"),
+        "user_id": (24, "<I"),
+    },
+}
+# A terminal's own 72-byte rows carry 1 after the card (zk-protocol, sections/data-user.md:
+# "fixed 01 00 00..."; pyzk's User.repack73 sends it too): new rows do the same.
+_ROW_72_MARK: Final = 39
+_MAX_CARD: Final = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class _UserChange:
+    """What write_user sets, checked and encoded; None keeps what the terminal has."""
+
+    user_id: str
+    name: bytes | None
+    admin: bool | None
+    card: int | None
+    password: bytes | None = field(repr=False)
+
+
+def _encoded(field_name: str, text: str) -> bytes:
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise TerminalInputError(field_name, "control_character")  # tab, newline, NUL...
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise TerminalInputError(field_name, "not_encodable") from None
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _user_change(
+    user_id: str, name: str | None, admin: bool | None, card: int | None, password: str | None
+) -> _UserChange:
+    """Refuse what no terminal can store, before anything is sent."""
+    if not user_id:
+        raise TerminalInputError("user_id", "empty")
+    _encoded("user_id", user_id)
+    if card is not None and not 0 <= card <= _MAX_CARD:
+        raise TerminalInputError("card", "out_of_range")
+    if password and not _is_number(password):
+        raise TerminalInputError("password", "not_digits")  # the keypad has digits only
+    return _UserChange(
+        user_id,
+        None if name is None else _encoded("name", name),
+        admin,
+        card,
+        None if password is None else password.encode(),
+    )
+
+
+def _put_text(row: bytearray, row_size: int, field_name: str, value: bytes, room: int) -> None:
+    """Write a text field; ``room`` bytes stay for the terminating NUL."""
+    offset, layout = _USER_FIELDS[row_size][field_name]
+    if len(value) > struct.calcsize(layout) - room:
+        raise TerminalInputError(field_name, "too_long")
+    struct.pack_into(layout, row, offset, value)
+
+
+def _put_number(row: bytearray, row_size: int, field_name: str, value: int) -> None:
+    offset, layout = _USER_FIELDS[row_size][field_name]
+    struct.pack_into(layout, row, offset, value)
+
+
+def _new_user_row(row_size: int, uid: int, user_id: str, pin_width: int | None) -> bytearray:
+    """A row for a new user; its id must fit the terminal's PIN width and row layout."""
+    if pin_width is not None and len(user_id) > pin_width:
+        raise TerminalInputError("user_id", "too_long")
+    row = bytearray(row_size)
+    _put_number(row, row_size, "uid", uid)
+    if row_size == 28:  # old firmware keeps the user id as a 32-bit number
+        if not _is_number(user_id):
+            raise TerminalInputError("user_id", "not_digits")
+        if int(user_id) > _MAX_CARD:
+            raise TerminalInputError("user_id", "too_long")
+        _put_number(row, row_size, "user_id", int(user_id))
+    else:
+        row[_ROW_72_MARK] = 1
+        _put_text(row, row_size, "user_id", user_id.encode(), room=1)
+    return row
+
+
+def _changed_row(change: _UserChange, row: bytearray, row_size: int) -> bytes:
+    fields = _USER_FIELDS[row_size]
+    if change.name is not None:
+        _put_text(row, row_size, "name", change.name, room=1)
+    if change.password is not None:
+        _put_text(row, row_size, "password", change.password, room=0)
+    if change.card is not None:
+        _put_number(row, row_size, "card", change.card)
+    if change.admin is not None:
+        disabled = row[fields["privilege"][0]] & _PRIVILEGE_DISABLED
+        privilege = PRIVILEGE_ADMIN if change.admin else PRIVILEGE_USER
+        _put_number(row, row_size, "privilege", privilege | disabled)
+    return bytes(row)
+
+
+def _template_of(data: bytes) -> bytes:
+    """Terminals send a byte after the template, some 6 zero bytes before it (pyzk strips both)."""
+    template = data[:-1]
+    return template[:-6] if template.endswith(bytes(6)) else template
+
+
+def _check_templates(templates: Collection[FingerTemplate]) -> None:
+    fingers = [template.finger for template in templates]
+    if not fingers:
+        raise TerminalInputError("templates", "empty")
+    _check_fingers(fingers)
+    if len(set(fingers)) != len(fingers):
+        raise TerminalInputError("finger", "repeated")
+    for template in templates:
+        if not template.template:
+            raise TerminalInputError("template", "empty")
+        if len(template.template) > _MAX_TEMPLATE_SIZE:
+            raise TerminalInputError("template", "too_long")
+
+
+def _check_fingers(fingers: Collection[int]) -> None:
+    if any(finger not in FINGERS for finger in fingers):
+        raise TerminalInputError("finger", "out_of_range")
+
+
+def _user_upload(uid: int, row: bytes, templates: Collection[FingerTemplate]) -> bytes:
+    """A user and their templates the way pyzk's save_user_template uploads them.
+
+    pyzk builds the user from its own User object, which drops the bytes it does not know of
+    (and its Finger repr shows template bytes): we send the terminal's row back unchanged.
+    """
+    user = b"\x02" + row
+    table = bytearray()
+    bodies = bytearray()
+    for template in templates:
+        table += _UPLOAD_FINGER.pack(2, uid, 0x10 + template.finger, len(bodies))
+        bodies += _UPLOAD_TEMPLATE_SIZE.pack(len(template.template)) + template.template
+    head = _UPLOAD_HEAD.pack(len(user), len(table), len(bodies))
+    return head + user + bytes(table) + bytes(bodies)
+
+
+def _enrolled_fingers(table: bytes) -> list[EnrolledFinger]:
+    """The rows of the template table; the templates are skipped, never kept."""
+    size = struct.unpack_from("<I", table)[0]
+    body = memoryview(table)[4 : 4 + size]
+    fingers: list[EnrolledFinger] = []
+    start = 0
+    while start < len(body):
+        entry_size, uid, finger, _flag = _TEMPLATE_ENTRY.unpack_from(body, start)
+        if entry_size < _TEMPLATE_ENTRY.size or start + entry_size > len(body):
+            raise ValueError(f"a template table entry of {entry_size} bytes at {start}")
+        fingers.append(EnrolledFinger(uid, finger, entry_size - _TEMPLATE_ENTRY.size))
+        start += entry_size
+    return fingers
 
 
 def _row_size(
@@ -729,13 +1056,7 @@ class ZKTerminal:
 
     def read_users(self) -> list[TerminalUser]:
         with self._call() as zk:
-            rows, row_size = zk.read_table(
-                const.CMD_USERTEMP_RRQ, const.FCT_USER, lambda: zk.users, _USER_LAYOUTS
-            )
-            if not rows:
-                return []
-            layout, decode = _USER_LAYOUTS[row_size]
-            return [decode(fields) for fields in layout.iter_unpack(rows)]
+            return [user for user, _row in zk.user_rows()[1]]
 
     def read_attendance(self, users: list[TerminalUser]) -> AttendanceLog:
         """Transfer the whole log (the protocol offers no other way); decode it lazily."""
@@ -758,10 +1079,7 @@ class ZKTerminal:
     def has_template(self, uid: int, finger: int) -> bool:
         """Whether the terminal sends a template; a missing one is refused or just acknowledged."""
         with self._call() as zk:
-            reply = zk.send_command(_CMD_GET_USER_TEMPLATE, struct.pack("<Hb", uid, finger))
-            if reply["code"] == const.CMD_PREPARE_DATA:
-                zk.receive_prepared_data()
-            return reply["code"] in (const.CMD_DATA, const.CMD_PREPARE_DATA)
+            return zk.read_template(uid, finger) is not None
 
     def register_events(self, mask: int = EVENT_MASK) -> None:
         with self._call() as zk:
@@ -812,6 +1130,145 @@ class ZKTerminal:
         """Set the clock to ``when``, the terminal's local time (it keeps no timezone)."""
         with self._call() as zk:
             zk.set_time(when)
+
+    def write_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        card: int | None = None,
+        password: str | None = None,
+    ) -> TerminalUser:
+        """Add the user, or change what is given and keep the rest; returns the user as written.
+
+        ``card`` 0 and ``password`` "" remove them. Values the terminal cannot store raise
+        TerminalInputError before anything is written (characters before anything is sent,
+        lengths once the terminal's row layout and PIN width are known).
+        """
+        change = _user_change(user_id, name, admin, card, password)
+        with self._call() as zk:
+            row_size, rows = zk.user_rows()
+            existing = next((row for user, row in rows if user.user_id == user_id), None)
+            if existing is not None:
+                row = bytearray(existing)
+            else:
+                row_size = row_size or zk.empty_table_row_size()
+                uid = max((user.uid for user, _row in rows), default=0) + 1
+                if uid > 0xFFFF:
+                    raise TerminalRefusedError("the terminal has no user number left")
+                row = _new_user_row(row_size, uid, user_id, zk.pin_width())
+            written = _changed_row(change, row, row_size)
+            with _outcome_unknown_on_drop():
+                reply = zk.send_command(const.CMD_USER_WRQ, written)
+                if not reply["status"]:
+                    raise TerminalRefusedError(f"user {user_id!r} refused ({reply['code']})")
+                zk.refresh_data()
+            layout, decode = _USER_LAYOUTS[row_size]
+            return decode(layout.unpack(written))
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete the user and their fingerprints.
+
+        The fingers go first: no document says firmware drops a deleted user's templates,
+        and a user given the same uid later would inherit them.
+        """
+        with self._call() as zk:
+            user, _row = zk.find_user(user_id)
+            with _outcome_unknown_on_drop():
+                for finger in FINGERS:
+                    zk.delete_template(user, finger)
+                reply = zk.send_command(const.CMD_DELETE_USER, _UID.pack(user.uid))
+                if not reply["status"]:
+                    raise TerminalRefusedError(
+                        f"user {user_id!r} refused after their fingerprints went ({reply['code']})"
+                    )
+                zk.refresh_data()
+
+    def delete_fingerprint(self, user_id: str, finger: int) -> bool:
+        """Delete one finger (0-9); False when the terminal had none."""
+        _check_fingers([finger])
+        with self._call() as zk:
+            user, _row = zk.find_user(user_id)
+            with _outcome_unknown_on_drop():
+                deleted = zk.delete_template(user, finger)
+                if deleted:
+                    zk.refresh_data()
+                return deleted
+
+    def read_templates(self, user_id: str) -> list[FingerTemplate]:
+        """The person's templates, finger by finger; they stay in memory only."""
+        with self._call() as zk:
+            user, _row = zk.find_user(user_id)
+            found = ((finger, zk.read_template(user.uid, finger)) for finger in FINGERS)
+            return [
+                FingerTemplate(finger, template)
+                for finger, data in found
+                if data and (template := _template_of(data))
+            ]
+
+    def write_templates(self, user_id: str, templates: Collection[FingerTemplate]) -> None:
+        """Store these fingers for an existing user (replacing them), all in one command.
+
+        The user's row and every template go up in one buffer that CMD_SAVE_USERTEMPS stores
+        at once: a refused or broken upload stores nothing. Only a connection lost after the
+        save was sent leaves the outcome open: TerminalWriteUncertainError says so.
+        """
+        _check_templates(templates)
+        with self._call() as zk:
+            user, row = zk.find_user(user_id)
+            zk._send_with_buffer(_user_upload(user.uid, row, templates))
+            with _outcome_unknown_on_drop():
+                reply = zk.send_command(_CMD_SAVE_USER_TEMPLATES, _SAVE_USER_TEMPLATES_ARGUMENTS)
+                if not reply["status"]:
+                    raise TerminalRefusedError(
+                        f"templates of {user_id!r} refused ({reply['code']})"
+                    )
+                zk.refresh_data()
+                zk.free_data()
+
+    def enrolled_fingers(self) -> list[EnrolledFinger]:
+        """Every user's enrolled fingers, from the template table (the templates are dropped)."""
+        with self._call() as zk:
+            zk.read_sizes()
+            if zk.fingers == 0:
+                return []
+            table, _size = zk.read_with_buffer(const.CMD_DB_RRQ, const.FCT_FINGERTMP)
+            return _enrolled_fingers(table)
+
+    def unlock(self, seconds: int) -> None:
+        """Open the lock relay for 1 to 60 seconds."""
+        if isinstance(seconds, bool) or seconds not in UNLOCK_SECONDS:
+            raise TerminalInputError("seconds", "out_of_range")
+        with self._call() as zk:
+            zk.unlock(seconds)
+
+    def restart(self) -> None:
+        """Restart the terminal; the session ends with it."""
+        with self._call() as zk:
+            try:
+                reply: _Reply | None = zk.send_command(const.CMD_RESTART)
+            except ZKNetworkError:
+                reply = None  # zk-protocol: terminals restart without answering
+            if reply is not None and not reply["status"]:
+                raise TerminalRefusedError(f"restart refused ({reply['code']})")
+            zk.is_connect = False  # the terminal forgot the session: no goodbye
+        self.close()
+
+    def clear_attendance(self, delivered: int) -> None:
+        """Clear the log, which must hold exactly the ``delivered`` punches, no more.
+
+        The count is read right before the clear: a punch that came after the caller's
+        last read is not lost, the clear is refused (TerminalUndeliveredError).
+        """
+        with self._call() as zk:
+            zk.read_sizes()
+            if zk.records != delivered:
+                raise TerminalUndeliveredError(
+                    f"the terminal holds {zk.records} punches, {delivered} were delivered"
+                )
+            with _outcome_unknown_on_drop():
+                zk.clear_attendance()
 
 
 def _keep_alive(sock: socket.socket) -> None:

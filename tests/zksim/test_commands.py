@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import struct
+import time
 
 import pytest
 
 from zksim import protocol as p
-from zksim.commands import DIRECT_DATA_LIMIT, Session, handle, pack_free_sizes
+from zksim.commands import DIRECT_DATA_LIMIT, After, Reply, Session, handle, pack_free_sizes
 from zksim.records import User, pack_user
 from zksim.terminal import Terminal
 
@@ -122,3 +123,91 @@ def test_tcp_chunks_can_be_split_like_the_captured_terminal(terminal: Terminal) 
     reply = handle(terminal, client, p.CMD_READ_BUFFER, struct.pack("<ii", 0, 5044))
     sizes = [len(data) for command, data in reply.packets if command == p.CMD_DATA]
     assert sizes == [1008] * 5 + [4]
+
+
+def test_template_stream_is_announced_like_the_captured_terminal(terminal: Terminal) -> None:
+    # fananimi/pyzk test.py test_tcp_get_template_1f: the K14 of uid 14 sent a 1243-byte
+    # template (with its trailing byte, 1244) in 1008-byte packets, announced like this.
+    captured = bytes.fromhex("5050827d10000000dc055558d0983200dc040000f0030000")
+    terminal.tcp_data_packet = 1008
+    terminal.store_user(User(14, "14"))
+    terminal.add_template("14", 1, bytes(1243))
+    request = struct.pack("<Hb", 14, 1)
+    reply = handle(terminal, session(tcp=True), p.CMD_GET_USERTEMP, request)
+    command, payload = reply.packets[0]
+    assert p.tcp_frame(p.build_packet(command, 0x98D0, 0x32, payload)) == captured
+    assert [len(data) for c, data in reply.packets if c == p.CMD_DATA] == [1008, 236]
+
+
+def test_unlock_takes_tenths_of_a_second(terminal: Terminal) -> None:
+    """pyzk's unlock(5) sends 50 (the SDK's ACUnlock counts in 100 ms too)."""
+    before = time.monotonic()
+    reply = handle(terminal, session(), p.CMD_UNLOCK, struct.pack("<I", 50))
+    assert reply.packets == [(p.CMD_ACK_OK, b"")]
+    assert terminal.relay_open
+    assert terminal.relay_open_until is not None
+    assert before + 5 <= terminal.relay_open_until <= time.monotonic() + 5
+    terminal.reset_runtime_state()  # a restart closes the lock
+    assert not terminal.relay_open
+
+
+def test_unlock_without_a_delay_is_refused(terminal: Terminal) -> None:
+    assert handle(terminal, session(), p.CMD_UNLOCK, b"").packets == [(p.CMD_ACK_ERROR, b"")]
+    assert not terminal.relay_open
+
+
+def test_restart_without_an_answer(terminal: Terminal) -> None:
+    """zk-protocol: a real device restarts without acknowledging."""
+    terminal.ack_restart = False
+    reply = handle(terminal, session(), p.CMD_RESTART, b"")
+    assert (reply.packets, reply.after) == ([], After.REBOOT)
+
+
+def upload(terminal: Terminal, client: Session, data: bytes, announced: int) -> Reply:
+    handle(terminal, client, p.CMD_PREPARE_DATA, struct.pack("<I", announced))
+    handle(terminal, client, p.CMD_DATA, data)
+    return handle(terminal, client, p.CMD_SAVE_USERTEMPS, struct.pack("<IHH", 12, 0, 8))
+
+
+def user_with_templates(user: User, fingers: list[tuple[int, bytes]]) -> bytes:
+    """The buffer pyzk's save_user_template uploads (User.repack73, Finger.repack_only)."""
+    row = b"\x02" + pack_user(user, 72)
+    table = b""
+    bodies = b""
+    for finger, template in fingers:
+        table += struct.pack("<bHbI", 2, user.uid, 0x10 + finger, len(bodies))
+        bodies += struct.pack("<H", len(template)) + template
+    return struct.pack("<III", len(row), len(table), len(bodies)) + row + table + bodies
+
+
+def test_save_user_templates_stores_user_and_fingers(terminal: Terminal) -> None:
+    data = user_with_templates(User(5, "55", "Eva"), [(0, b"first"), (9, b"last")])
+    assert upload(terminal, session(), data, len(data)).packets == [(p.CMD_ACK_OK, b"")]
+    assert [(t.finger_index, t.template) for t in terminal.templates] == [
+        (0, b"first"),
+        (9, b"last"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fingers", "short_by"),
+    [
+        ([(0, b"first"), (9, b"last")], 1),  # a CMD_DATA packet lost on the way
+        ([(0, b"first"), (10, b"eleventh")], 0),
+    ],
+    ids=["shorter_than_announced", "finger_out_of_range"],
+)
+def test_save_user_templates_stores_nothing_of_a_bad_upload(
+    terminal: Terminal, fingers: list[tuple[int, bytes]], short_by: int
+) -> None:
+    data = user_with_templates(User(5, "55", "Eva"), fingers)
+    reply = upload(terminal, session(), data[: len(data) - short_by], len(data))
+    assert reply.packets == [(p.CMD_ACK_ERROR, b"")]
+    assert (terminal.users, terminal.templates) == ([], [])
+
+
+def test_save_user_templates_beyond_capacity_stores_nothing(terminal: Terminal) -> None:
+    terminal.capacity_fingers = 1
+    data = user_with_templates(User(5, "55", "Eva"), [(0, b"first"), (9, b"last")])
+    assert upload(terminal, session(), data, len(data)).packets == [(p.CMD_ACK_ERROR, b"")]
+    assert (terminal.users, terminal.templates) == ([], [])

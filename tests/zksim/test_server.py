@@ -204,6 +204,7 @@ def test_misc_commands(sim: ZKSimulator, make_client: ClientFactory, udp: bool) 
     assert conn.refresh_data()
     assert conn.test_voice(0)
     assert conn.unlock(3)
+    assert sim.relay_open
     assert conn.free_data()
     assert conn.set_sdk_build_1()
     assert sim.option("SDKBuild") == "1"
@@ -578,3 +579,34 @@ def test_tcp_segments(
     [frame] = frames
     assert p.parse_packet(frame).command == p.CMD_ACK_OK
     assert len(reads) > 1
+
+
+# -- faults by command --------------------------------------------------------------------------
+
+
+def test_refused_command(make_sim: SimFactory, make_raw: RawFactory, udp: bool) -> None:
+    sim = make_sim(records=3)
+    sim.refused_commands = {p.CMD_CLEAR_ATTLOG}
+    client = make_raw(sim, udp)
+    assert client.command(p.CMD_CLEAR_ATTLOG).command == p.CMD_ACK_ERROR
+    assert len(sim.records) == 3
+    assert client.command(p.CMD_GET_TIME).command == p.CMD_ACK_OK
+
+
+@pytest.mark.parametrize(
+    ("fault", "carried_out"), [("dropped_commands", False), ("lost_replies", True)]
+)
+def test_line_drops_at_a_command(
+    make_sim: SimFactory, make_raw: RawFactory, udp: bool, fault: str, carried_out: bool
+) -> None:
+    """No answer comes, and the session is gone; the command was carried out or not."""
+    sim = make_sim(records=3)
+    setattr(sim, fault, {p.CMD_CLEAR_ATTLOG})
+    client = make_raw(sim, udp)
+    client.sock.settimeout(0.2)
+    client.reply_id += 1
+    client.send(p.CMD_CLEAR_ATTLOG)
+    with pytest.raises((ConnectionError, TimeoutError)):
+        client.receive()
+    assert sim.wait_for(lambda s: s.sessions == 0, 1)
+    assert (sim.records == []) is carried_out
