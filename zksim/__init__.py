@@ -21,6 +21,8 @@ in adrobinoga/zk-protocol and the vendor manual):
 - realtime events: CMD_REG_EVENT packets with the event code in the session-id field and
   reply number 0, per-session masks, resent after 1 s until acknowledged (3 tries);
   EF_ATTLOG in every size firmware sends (``event_size``: 10, 12, 14, 32, 36, 52);
+- impossible dates in the log: a ``Record`` stamped with a ``ClockReading`` such as 30 February
+  (real terminals log them: pyzk issues 175 and 244) is encoded like any other;
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
   result code; disabled while enrolling, re-enabled afterwards.
 
@@ -42,8 +44,9 @@ Simplified:
   fake bytes with a ZKFinger v10 signature; packets with a wrong checksum are ignored.
 """
 
+from .protocol import ClockReading
 from .records import Record, Template, User
 from .simulator import ZKSimulator
 from .terminal import PressOutcome
 
-__all__ = ["PressOutcome", "Record", "Template", "User", "ZKSimulator"]
+__all__ = ["ClockReading", "PressOutcome", "Record", "Template", "User", "ZKSimulator"]
