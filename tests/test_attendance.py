@@ -15,8 +15,18 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco import worker
 from custom_components.zkteco.attendance import Cursor, needs_download
-from custom_components.zkteco.const import CONF_TIMEZONE, EVENT_ATTENDANCE
-from zksim import Record, ZKSimulator, commands as sim_commands, protocol as sim_protocol
+from custom_components.zkteco.const import (
+    CONF_TIMEZONE,
+    EVENT_ATTENDANCE,
+)
+from zksim import (
+    ClockReading,
+    Record,
+    ZKSimulator,
+    commands as sim_commands,
+    protocol as sim_protocol,
+)
+from zksim.records import pack_attlog_event
 
 from .conftest import HISTORY_RECORDS
 
@@ -43,11 +53,30 @@ def punch(sim: ZKSimulator, minute: int, user_id: str = "123", kind: int = 0) ->
     sim.punch(user_id, punch=kind, timestamp=PUNCH_TIME + timedelta(minutes=minute))
 
 
-def log_without_event(sim: ZKSimulator, minute: int, user_id: str = "7") -> None:
+def log_without_event(
+    sim: ZKSimulator, minute: int, user_id: str = "7", start: datetime = PUNCH_TIME
+) -> None:
     """A punch the terminal logged but never announced (its event was lost)."""
+    log_at(sim, start + timedelta(minutes=minute), user_id)
+
+
+def log_at(sim: ZKSimulator, when: datetime | ClockReading, user_id: str = "7") -> None:
     user = sim.user_by_id(user_id)
     assert user is not None
-    sim.log_history([Record(user.uid, user_id, PUNCH_TIME + timedelta(minutes=minute))])
+    sim.log_history([Record(user.uid, user_id, when)])
+
+
+def log_impossible_date(sim: ZKSimulator) -> None:
+    """A record stamped 30 February, as real terminals write them (pyzk issues 175, 244)."""
+    log_at(sim, ClockReading(2026, 2, 30, 8, 0, 0))
+
+
+def attendance_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and record.name == "custom_components.zkteco"
+    ]
 
 
 def delivered(events: Captured) -> list[tuple[str, str, bool]]:
@@ -328,12 +357,7 @@ async def test_events_refused_fall_back_to_polling(
     await poll(hass, config_entry)  # fails: the reboot broke the session
     await poll(hass, config_entry)  # opens a new session, refused events again
     assert delivered(events) == [("123", "09:00", True), ("7", "09:01", True)]
-    warnings = [
-        record.message
-        for record in caplog.records
-        if record.levelno == logging.WARNING and record.name == "custom_components.zkteco"
-    ]
-    assert warnings == [
+    assert attendance_warnings(caplog) == [
         "Principal does not send realtime events; punches arrive with each poll instead"
     ]
     await unload(hass, config_entry)
@@ -374,6 +398,120 @@ async def test_last_punch_sensor(
     assert state.attributes["name"] == "Luis Perez"
     assert state.attributes["kind"] == "check_out"
     assert state.attributes["verified_by"] == "fingerprint"
+
+
+@pytest.mark.parametrize("record_size", [8, 16, 40])
+async def test_impossible_date_is_skipped_and_said_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    caplog: pytest.LogCaptureFixture,
+    record_size: int,
+) -> None:
+    """A record dated 30 February costs that record only, and one warning without its data."""
+    simulator.record_size = record_size
+    log_impossible_date(simulator)
+    log_without_event(simulator, 1)
+    await poll(hass, init_integration)
+    log_without_event(simulator, 2)
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    await setup(hass, init_integration)  # a new session reads the log again
+    assert delivered(events) == [("7", "09:01", True), ("7", "09:02", True)]
+    assert hass.states.get("sensor.principal_users").state == "2"
+    assert attendance_warnings(caplog) == [
+        "Principal: skipped 1 new attendance records with an impossible date"
+    ]
+
+
+async def test_newest_record_impossible(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The last record known cannot be read: the next ones are found after it all the same."""
+    log_without_event(simulator, 1)
+    log_impossible_date(simulator)
+    await poll(hass, init_integration)
+    log_without_event(simulator, 2)
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    log_without_event(simulator, 3)
+    await setup(hass, init_integration)
+    assert delivered(events) == [("7", "09:01", True), ("7", "09:02", True), ("7", "09:03", True)]
+    assert len(attendance_warnings(caplog)) == 1
+
+
+async def test_first_setup_with_an_impossible_newest_record(
+    hass: HomeAssistant, config_entry: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """The history shown is its newest readable punch; later ones come after it."""
+    log_impossible_date(simulator)
+    config_entry.add_to_hass(hass)
+    await setup(hass, config_entry)
+    state = hass.states.get("sensor.principal_last_punch")
+    assert state is not None
+    assert state.state == "2026-11-02T08:35:00+00:00"  # the 20th record
+    log_without_event(simulator, 1)
+    await poll(hass, config_entry)
+    assert delivered(events) == [("7", "09:01", True)]
+    await unload(hass, config_entry)
+
+
+async def test_cleared_log_with_a_clock_gone_back(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A dead clock battery: cleared, the log fills with punches stamped 2000-01-01 again.
+
+    Every one is delivered, though its time is before the last punch delivered.
+    """
+    await unload(hass, init_integration)
+    simulator.clear_attendance()
+    reset = datetime(2000, 1, 1, 0, 0, 0)
+    log_without_event(simulator, 1, start=reset)
+    log_without_event(simulator, 2, user_id="123", start=reset)
+    await setup(hass, init_integration)
+    assert delivered(events) == [("7", "00:01", True), ("123", "00:02", True)]
+    for minute in range(3, 3 + HISTORY_RECORDS):  # refilled past the old count
+        log_without_event(simulator, minute, start=reset)
+    await poll(hass, init_integration)
+    assert len(events) == 2 + HISTORY_RECORDS
+
+
+async def test_punch_never_logged_is_forgotten(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """An event whose record never reaches the log stops costing a download once one shows it."""
+    user = simulator.user_by_id("123")
+    assert user is not None
+    announced = Record(user.uid, "123", PUNCH_TIME)
+    simulator.send_event(sim_protocol.EF_ATTLOG, pack_attlog_event(announced, 32))
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)  # the counter does not explain the event: a download
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert DOWNLOAD not in simulator.commands
+    cursor = init_integration.runtime_data.attendance.snapshot()
+    assert cursor is not None
+    assert cursor.unconfirmed == ()
+    log_without_event(simulator, 1)
+    await poll(hass, init_integration)
+    assert delivered(events) == [("123", "09:00", False), ("7", "09:01", True)]
+
+
+async def test_caught_up_punch_of_a_new_user_has_the_name(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A user added at the terminal since the last poll: the poll that reads them names them."""
+    simulator.add_user("9", "Marta Ruiz")
+    log_without_event(simulator, 0, user_id="9")
+    await poll(hass, init_integration)
+    assert [(event.data["user_id"], event.data["name"]) for event in events] == [
+        ("9", "Marta Ruiz")
+    ]
 
 
 @pytest.mark.parametrize(
