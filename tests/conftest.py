@@ -23,6 +23,7 @@ from custom_components.zkteco.const import (
     CONF_PROTOCOL,
     DOMAIN,
     PROTOCOL_TCP,
+    PROTOCOL_UDP,
 )
 from zksim import ZKSimulator
 
@@ -63,9 +64,15 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
+def protocol() -> str:
+    """How the test's terminal is reached (parametrize it to run a test over UDP as well)."""
+    return PROTOCOL_TCP
+
+
+@pytest.fixture
+def simulator(socket_enabled: None, protocol: str) -> Iterator[ZKSimulator]:
     """A K40 with two users, one fingerprint and some history, on an ephemeral port."""
-    sim = ZKSimulator(host="127.0.0.1", port=0)
+    sim = ZKSimulator(host="127.0.0.1", port=0, udp=protocol == PROTOCOL_UDP)
     sim.add_user("123", "Ana Garcia")
     sim.add_user("7", "Luis Perez", privilege=14)
     sim.add_template("7", 0)
@@ -100,12 +107,14 @@ def platforms() -> list[Platform]:
 
 
 @pytest.fixture
-def config_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> MockConfigEntry:
+def config_entry(
+    simulator: ZKSimulator, entry_options: dict[str, object], protocol: str
+) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="Principal",
         unique_id=simulator.serial,
-        data=entry_data(simulator),
+        data={**entry_data(simulator), CONF_PROTOCOL: protocol},
         options=entry_options,
     )
 

@@ -57,6 +57,21 @@ async def test_users_read_again_now_and_then(
     assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia Lopez"
 
 
+async def test_one_poll_on_setup_and_on_reload(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Home Assistant runs already: the first refresh catches up, and no second poll follows."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.commands.count(sim_protocol.CMD_GET_TIME) == 1
+    simulator.reset_stats()
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.commands.count(sim_protocol.CMD_GET_TIME) == 1
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
 async def test_unreachable_then_back(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
 ) -> None:

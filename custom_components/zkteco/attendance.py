@@ -207,7 +207,7 @@ class AttendanceTracker:
     """Delivers punches from realtime events and from the log, each once and in order.
 
     After a restart or a lost session, the log may hold punches the events missed. Until a poll
-    has delivered those, realtime punches are held back (and a poll is asked for) so that they
+    has delivered those, realtime punches are held back (and a poll is run at once) so that they
     follow the punches made before them.
     """
 
@@ -318,11 +318,14 @@ class AttendanceTracker:
                 self._coordinator.async_publish(last_punch=record)
 
     def _session_opened(self) -> None:
-        """Events may have been missed since the last session: read the log before going on."""
+        """Events may have been missed since the last session: read the log before going on.
+
+        At once, not through the debounced refresh: live punches wait for this poll.
+        """
         self._in_sync = False
         if self._coordinator.data is not None:  # else the first refresh is running already
             self._coordinator.config_entry.async_create_task(
-                self._hass, self._coordinator.async_request_refresh()
+                self._hass, self._coordinator.async_refresh()
             )
 
     def _hold(self, punch: Punch) -> None:
