@@ -7,6 +7,7 @@ from collections.abc import Callable
 import contextlib
 from datetime import datetime, timedelta
 import logging
+from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, Event, HomeAssistant
@@ -18,6 +19,7 @@ from custom_components.zkteco import worker
 from custom_components.zkteco.attendance import Cursor, needs_download
 from custom_components.zkteco.const import (
     CONF_TIMEZONE,
+    DOMAIN,
     EVENT_ATTENDANCE,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
@@ -75,6 +77,11 @@ def log_at(sim: ZKSimulator, when: datetime | ClockReading, user_id: str = "7") 
 def log_impossible_date(sim: ZKSimulator) -> None:
     """A record stamped 30 February, as real terminals write them (pyzk issues 175, 244)."""
     log_at(sim, ClockReading(2026, 2, 30, 8, 0, 0))
+
+
+def stored_cursor(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, Any]:
+    """What is written on disk about the punches delivered."""
+    return dict(hass_storage[f"{DOMAIN}.{entry.entry_id}.attendance"]["data"])
 
 
 def attendance_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -531,6 +538,22 @@ async def test_caught_up_punch_of_a_new_user_has_the_name(
     await poll(hass, init_integration)
     assert [(event.data["user_id"], event.data["name"]) for event in events] == [
         ("9", "Marta Ruiz")
+    ]
+
+
+async def test_delivered_punch_is_written_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A crash just after a punch should find it written: nothing waits to write it."""
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    await hass.async_block_till_done()
+    assert stored_cursor(hass_storage, init_integration)["unconfirmed"] == [
+        ["123", "2026-11-03T09:00:00", 1, 0]
     ]
 
 
