@@ -125,7 +125,8 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             entry.async_on_unload(async_at_started(self.hass, self._async_catch_up))
 
     async def _async_catch_up(self, _hass: HomeAssistant) -> None:
-        await self.async_request_refresh()
+        # Not debounced: live punches are held until this poll, never for a cooldown.
+        await self.async_refresh()
 
     def localize(self, when: datetime) -> datetime:
         """Attach the terminal's timezone to a time read from its clock."""
