@@ -63,6 +63,10 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Runs a test over each protocol a terminal speaks.
+BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", [PROTOCOL_TCP, PROTOCOL_UDP])
+
+
 @pytest.fixture
 def protocol() -> str:
     """How the test's terminal is reached (parametrize it to run a test over UDP as well)."""

@@ -21,8 +21,6 @@ from custom_components.zkteco.const import (
     CONF_TIMEZONE,
     DOMAIN,
     EVENT_ATTENDANCE,
-    PROTOCOL_TCP,
-    PROTOCOL_UDP,
 )
 from custom_components.zkteco.terminal import TerminalError
 from zksim import (
@@ -34,13 +32,11 @@ from zksim import (
 )
 from zksim.records import pack_attlog_event
 
-from .conftest import HISTORY_RECORDS
+from .conftest import BOTH_PROTOCOLS, HISTORY_RECORDS
 
 # After the simulator's history (20 records from 2026-11-02 08:00, one every 5 minutes).
 PUNCH_TIME = datetime(2026, 11, 3, 9, 0, 0)
 DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
-
-BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", [PROTOCOL_TCP, PROTOCOL_UDP])
 
 type Captured = list[Event]
 

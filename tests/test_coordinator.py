@@ -16,11 +16,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
 
+from .conftest import BOTH_PROTOCOLS
 from .test_attendance import poll
 
 USERS_SENSOR = "sensor.principal_users"
 
 
+@BOTH_PROTOCOLS
 async def test_idle_poll_reads_counters_and_clock_only(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
 ) -> None:
@@ -72,6 +74,7 @@ async def test_one_poll_on_setup_and_on_reload(
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
+@BOTH_PROTOCOLS
 async def test_unreachable_then_back(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
 ) -> None:
