@@ -510,6 +510,28 @@ async def test_cleared_log_with_a_clock_gone_back(
     assert len(events) == 2 + HISTORY_RECORDS
 
 
+async def test_cleared_log_with_a_punch_in_the_last_ones_second(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Cleared, the log may hold another user's punch in the very second of the last one known.
+
+    A clock that went back repeats its seconds: that punch is new, and so is the one before it.
+    """
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)  # the live punch becomes the anchor
+    await unload(hass, init_integration)
+    simulator.clear_attendance()
+    log_without_event(simulator, -5)
+    log_without_event(simulator, 0)
+    await setup(hass, init_integration)
+    assert delivered(events) == [
+        ("123", "09:00", False),
+        ("7", "08:55", True),
+        ("7", "09:00", True),
+    ]
+
+
 async def test_punch_never_logged_is_forgotten(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:

@@ -9,7 +9,7 @@ supported, the log was cleared). What was delivered is remembered on disk.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -156,7 +156,7 @@ def collect(
     if in_sync and not needs_download(counters.records, cursor):
         return None
     log = terminal.read_attendance(users)
-    new = _new_records(log, cursor)
+    new = _new_records(log, cursor, {user.user_id for user in users})
     oldest = log.oldest()
     return Collected(
         total=log.total,
@@ -168,20 +168,24 @@ def collect(
     )
 
 
-def _new_records(log: AttendanceLog, cursor: Cursor | None) -> list[Punch | None]:
+def _new_records(
+    log: AttendanceLog, cursor: Cursor | None, users: Container[str]
+) -> list[Punch | None]:
     """What the log holds after the cursor's anchor (decoding only that, in the usual case)."""
     if cursor is None:  # first setup: the history is not news
         return []
-    if cursor.total <= log.total and _same_record(log.newest(cursor.total), cursor.anchor):
+    if cursor.total <= log.total and _same_record(log.newest(cursor.total), cursor.anchor, users):
         return log.punches(cursor.total)
     records = log.punches()  # wrapped (the oldest records went) or cleared: find the anchor
     for index in range(len(records) - 1, -1, -1):
-        if records[index] is not None and _same_record(records[index], cursor.anchor):
+        if records[index] is not None and _same_record(records[index], cursor.anchor, users):
             return records[index + 1 :]
-    return _after_lost_anchor(records, cursor)
+    return _after_lost_anchor(records, cursor, users)
 
 
-def _after_lost_anchor(records: list[Punch | None], cursor: Cursor) -> list[Punch | None]:
+def _after_lost_anchor(
+    records: list[Punch | None], cursor: Cursor, users: Container[str]
+) -> list[Punch | None]:
     """The new records of a log that no longer holds the anchor.
 
     A log that still starts as it did was cut back to an older state: only what lies past the
@@ -190,18 +194,20 @@ def _after_lost_anchor(records: list[Punch | None], cursor: Cursor) -> list[Punc
     2000-01-01 after 2026).
     """
     oldest = next(filter(None, records), None)
-    return records[cursor.total :] if _same_record(oldest, cursor.head) else records
+    return records[cursor.total :] if _same_record(oldest, cursor.head, users) else records
 
 
-def _same_record(punch: Punch | None, key: PunchKey | None) -> bool:
+def _same_record(punch: Punch | None, key: PunchKey | None, users: Container[str]) -> bool:
     """Whether ``punch`` is the record ``key`` was taken from (None for none on both sides).
 
-    The user is left out: with 8-byte records the log holds the user's number, and the punch
-    of a user deleted since reads as another id. Terminals refuse two punches in one second.
+    Its user may read differently: with 8-byte records the log holds the user's number, and the
+    punch of a user deleted since reads as that number. Any other user's punch in the same
+    second is another punch (a clock that went back repeats its seconds).
     """
     if punch is None or key is None:
         return punch is None and key is None
-    return punch_key(punch)[1:] == key[1:]
+    same_moment = punch_key(punch)[1:] == key[1:]
+    return same_moment and (punch.user_id == key[0] or punch.user_id not in users)
 
 
 class AttendanceTracker:
