@@ -12,7 +12,9 @@ What pyzk 0.9 gets wrong, and what we do instead:
 - Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
-  100,000 records and 3,000 users) and decodes all of the log; we decode only the records asked for.
+  100,000 records and 3,000 users), decodes all of the log, and fails on all of it for one record
+  with an impossible date (pyzk #175, #244); we decode only the records asked for, and a record
+  that cannot be decoded reads as None.
 - ``get_users()`` and ``get_attendance()`` take the row layout from the table's size divided by
   the row counter read before the transfer, which a row added or deleted in between breaks; we
   check it against the counter read after. ``get_users()`` also names a user without a name
