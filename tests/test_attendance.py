@@ -12,7 +12,11 @@ from typing import Any
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, Event, HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco import worker
@@ -22,7 +26,7 @@ from custom_components.zkteco.const import (
     DOMAIN,
     EVENT_ATTENDANCE,
 )
-from custom_components.zkteco.terminal import TerminalError
+from custom_components.zkteco.terminal import Punch, TerminalError
 from zksim import (
     ClockReading,
     Record,
@@ -227,9 +231,14 @@ async def test_catch_up_waits_until_home_assistant_has_started(
     punch(simulator, 1)
     hass.set_state(CoreState.starting)
     await setup(hass, init_integration)
-    await init_integration.runtime_data.async_request_refresh()
-    punch(simulator, 2, user_id="7")  # held until the start is over, live all the same
-    assert events == []
+    coordinator = init_integration.runtime_data
+    await coordinator.async_request_refresh()
+    announced: list[object] = []
+    stop_listening = coordinator.worker.async_add_listener(announced.append)
+    punch(simulator, 2, user_id="7")
+    await until(lambda: any(isinstance(event, Punch) for event in announced))
+    stop_listening()
+    assert events == []  # the live punch is held until the start is over
 
     hass.set_state(CoreState.running)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
@@ -575,6 +584,7 @@ async def test_delivered_punch_is_written_at_once(
     """A crash just after a punch should find it written: nothing waits to write it."""
     punch(simulator, 0)
     await until(lambda: len(events) == 1)
+    async_fire_time_changed(hass)  # the writes due now, not the ones due later
     await hass.async_block_till_done()
     assert stored_cursor(hass_storage, init_integration)["unconfirmed"] == [
         ["123", "2026-11-03T09:00:00", 1, 0]
