@@ -586,6 +586,13 @@ class HassRunner:
             self.process.kill()
             self.process.wait()
 
+    def kill(self) -> None:
+        """Kill hass with SIGKILL, as a power cut or the OOM killer would: nothing is saved."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.kill()
+        self.process.wait()
+
     def log_tail(self, lines: int = 40) -> str:
         """Return the end of hass's console output, for error messages."""
         console_log = self.config_dir / CONSOLE_LOG_NAME

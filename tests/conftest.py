@@ -26,6 +26,7 @@ from custom_components.zkteco.const import (
     CONF_PROTOCOL,
     DOMAIN,
     PROTOCOL_TCP,
+    PROTOCOL_UDP,
 )
 from zksim import ZKSimulator
 
@@ -67,6 +68,10 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# Runs a test over each protocol a terminal speaks.
+BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", [PROTOCOL_TCP, PROTOCOL_UDP])
 
 
 @pytest.fixture

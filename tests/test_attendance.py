@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 import logging
+from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import CoreState, Event, HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco import worker
 from custom_components.zkteco.attendance import Cursor, needs_download
-from custom_components.zkteco.const import CONF_TIMEZONE, EVENT_ATTENDANCE
-from zksim import Record, ZKSimulator, commands as sim_commands, protocol as sim_protocol
+from custom_components.zkteco.const import (
+    CONF_TIMEZONE,
+    DOMAIN,
+    EVENT_ATTENDANCE,
+)
+from custom_components.zkteco.terminal import Punch, TerminalError
+from zksim import (
+    ClockReading,
+    Record,
+    ZKSimulator,
+    commands as sim_commands,
+    protocol as sim_protocol,
+)
+from zksim.records import pack_attlog_event
 
-from .conftest import HISTORY_RECORDS, PUNCH_TIME, poll, punch, until
+from .conftest import BOTH_PROTOCOLS, HISTORY_RECORDS, PUNCH_TIME, poll, punch, until
 
 DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
 
@@ -34,11 +52,35 @@ def events(hass: HomeAssistant) -> Captured:
     return async_capture_events(hass, EVENT_ATTENDANCE)
 
 
-def log_without_event(sim: ZKSimulator, minute: int, user_id: str = "7") -> None:
+def log_without_event(
+    sim: ZKSimulator, minute: int, user_id: str = "7", start: datetime = PUNCH_TIME
+) -> None:
     """A punch the terminal logged but never announced (its event was lost)."""
+    log_at(sim, start + timedelta(minutes=minute), user_id)
+
+
+def log_at(sim: ZKSimulator, when: datetime | ClockReading, user_id: str = "7") -> None:
     user = sim.user_by_id(user_id)
     assert user is not None
-    sim.log_history([Record(user.uid, user_id, PUNCH_TIME + timedelta(minutes=minute))])
+    sim.log_history([Record(user.uid, user_id, when)])
+
+
+def log_impossible_date(sim: ZKSimulator) -> None:
+    """A record stamped 30 February, as real terminals write them (pyzk issues 175, 244)."""
+    log_at(sim, ClockReading(2026, 2, 30, 8, 0, 0))
+
+
+def stored_cursor(hass_storage: dict[str, Any], entry: MockConfigEntry) -> dict[str, Any]:
+    """What is written on disk about the punches delivered."""
+    return dict(hass_storage[f"{DOMAIN}.{entry.entry_id}.attendance"]["data"])
+
+
+def attendance_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and record.name == "custom_components.zkteco"
+    ]
 
 
 def delivered(events: Captured) -> list[tuple[str, str, bool]]:
@@ -94,6 +136,7 @@ async def test_user_without_a_name(
     assert (events[0].data["user_id"], events[0].data["name"]) == ("9", None)
 
 
+@BOTH_PROTOCOLS
 async def test_burst_in_one_read(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:
@@ -157,19 +200,31 @@ async def test_restart_catches_up_in_order(
 async def test_catch_up_waits_until_home_assistant_has_started(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:
-    """Automations are armed only once Home Assistant runs: missed punches wait for that."""
+    """Automations are armed only once Home Assistant runs: punches wait for that, and only that.
+
+    A refresh asked for during the start (update_entity in a script, say) puts the debounced
+    refresh in its 10 s cooldown: the catch-up does not wait for it (no time passes here).
+    """
     await unload(hass, init_integration)
     punch(simulator, 1)
     hass.set_state(CoreState.starting)
     await setup(hass, init_integration)
-    assert events == []
+    coordinator = init_integration.runtime_data
+    await coordinator.async_request_refresh()
+    announced: list[object] = []
+    stop_listening = coordinator.worker.async_add_listener(announced.append)
+    punch(simulator, 2, user_id="7")
+    await until(lambda: any(isinstance(event, Punch) for event in announced))
+    stop_listening()
+    assert events == []  # the live punch is held until the start is over
 
     hass.set_state(CoreState.running)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await until(lambda: len(events) == 1)
-    assert delivered(events) == [("123", "09:01", True)]
+    await until(lambda: len(events) == 2)
+    assert delivered(events) == [("123", "09:01", True), ("7", "09:02", False)]
 
 
+@BOTH_PROTOCOLS
 async def test_offline_terminal_catches_up(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:
@@ -180,9 +235,12 @@ async def test_offline_terminal_catches_up(
     punch(simulator, 1, user_id="7")
     await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
     await poll(hass, init_integration)
+    if len(events) < 2:  # the poll found the session gone (UDP has no connection to lose)
+        await poll(hass, init_integration)
     assert delivered(events) == [("123", "09:00", True), ("7", "09:01", True)]
 
 
+@BOTH_PROTOCOLS
 async def test_live_punch_after_reconnect_follows_missed_ones(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -190,13 +248,22 @@ async def test_live_punch_after_reconnect_follows_missed_ones(
     simulator: ZKSimulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Back online, a live punch waits for the ones made while the terminal was away."""
+    """Back online, a live punch waits for the ones made while the terminal was away, only.
+
+    A refresh asked for just before (as homeassistant.update_entity does) puts the debounced
+    refresh in its 10 s cooldown: the catch-up poll does not wait for it (no time passes here).
+    """
     monkeypatch.setattr(worker, "RECONNECT_INTERVAL", 0.05)
+    await init_integration.runtime_data.async_request_refresh()
     simulator.reboot_duration = 0.1
     simulator.reboot()
     punch(simulator, 0)
     simulator.reset_stats()
     simulator.reply_delay = 0.02  # the catch-up poll is still running when the next punch comes
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    # Over UDP only a command shows that the terminal forgot the session (and it is no poll).
+    with contextlib.suppress(TerminalError):
+        await init_integration.runtime_data.worker.async_run(lambda terminal: terminal.read_clock())
     await hass.async_add_executor_job(
         simulator.wait_for, lambda sim: sim_protocol.CMD_REG_EVENT in sim.commands
     )
@@ -306,12 +373,7 @@ async def test_events_refused_fall_back_to_polling(
     await poll(hass, config_entry)  # fails: the reboot broke the session
     await poll(hass, config_entry)  # opens a new session, refused events again
     assert delivered(events) == [("123", "09:00", True), ("7", "09:01", True)]
-    warnings = [
-        record.message
-        for record in caplog.records
-        if record.levelno == logging.WARNING and record.name == "custom_components.zkteco"
-    ]
-    assert warnings == [
+    assert attendance_warnings(caplog) == [
         "Principal does not send realtime events; punches arrive with each poll instead"
     ]
     await unload(hass, config_entry)
@@ -352,6 +414,159 @@ async def test_last_punch_sensor(
     assert state.attributes["name"] == "Luis Perez"
     assert state.attributes["kind"] == "check_out"
     assert state.attributes["verified_by"] == "fingerprint"
+
+
+@pytest.mark.parametrize("record_size", [8, 16, 40])
+async def test_impossible_date_is_skipped_and_said_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    caplog: pytest.LogCaptureFixture,
+    record_size: int,
+) -> None:
+    """A record dated 30 February costs that record only, and one warning without its data."""
+    simulator.record_size = record_size
+    log_impossible_date(simulator)
+    log_without_event(simulator, 1)
+    await poll(hass, init_integration)
+    log_without_event(simulator, 2)
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    await setup(hass, init_integration)  # a new session reads the log again
+    assert delivered(events) == [("7", "09:01", True), ("7", "09:02", True)]
+    assert hass.states.get("sensor.principal_users").state == "2"
+    assert attendance_warnings(caplog) == [
+        "Principal: skipped 1 new attendance records with an impossible date"
+    ]
+
+
+async def test_newest_record_impossible(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The last record known cannot be read: the next ones are found after it all the same."""
+    log_without_event(simulator, 1)
+    log_impossible_date(simulator)
+    await poll(hass, init_integration)
+    log_without_event(simulator, 2)
+    await poll(hass, init_integration)
+    await unload(hass, init_integration)
+    log_without_event(simulator, 3)
+    await setup(hass, init_integration)
+    assert delivered(events) == [("7", "09:01", True), ("7", "09:02", True), ("7", "09:03", True)]
+    assert len(attendance_warnings(caplog)) == 1
+
+
+async def test_first_setup_with_an_impossible_newest_record(
+    hass: HomeAssistant, config_entry: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """The history shown is its newest readable punch; later ones come after it."""
+    log_impossible_date(simulator)
+    config_entry.add_to_hass(hass)
+    await setup(hass, config_entry)
+    state = hass.states.get("sensor.principal_last_punch")
+    assert state is not None
+    assert state.state == "2026-11-02T08:35:00+00:00"  # the 20th record
+    log_without_event(simulator, 1)
+    await poll(hass, config_entry)
+    assert delivered(events) == [("7", "09:01", True)]
+    await unload(hass, config_entry)
+
+
+async def test_cleared_log_with_a_clock_gone_back(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A dead clock battery: cleared, the log fills with punches stamped 2000-01-01 again.
+
+    Every one is delivered, though its time is before the last punch delivered.
+    """
+    await unload(hass, init_integration)
+    simulator.clear_attendance()
+    reset = datetime(2000, 1, 1, 0, 0, 0)
+    log_without_event(simulator, 1, start=reset)
+    log_without_event(simulator, 2, user_id="123", start=reset)
+    await setup(hass, init_integration)
+    assert delivered(events) == [("7", "00:01", True), ("123", "00:02", True)]
+    for minute in range(3, 3 + HISTORY_RECORDS):  # refilled past the old count
+        log_without_event(simulator, minute, start=reset)
+    await poll(hass, init_integration)
+    assert len(events) == 2 + HISTORY_RECORDS
+
+
+async def test_cleared_log_with_a_punch_in_the_last_ones_second(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Cleared, the log may hold another user's punch in the very second of the last one known.
+
+    A clock that went back repeats its seconds: that punch is new, and so is the one before it.
+    """
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)  # the live punch becomes the anchor
+    await unload(hass, init_integration)
+    simulator.clear_attendance()
+    log_without_event(simulator, -5)
+    log_without_event(simulator, 0)
+    await setup(hass, init_integration)
+    assert delivered(events) == [
+        ("123", "09:00", False),
+        ("7", "08:55", True),
+        ("7", "09:00", True),
+    ]
+
+
+async def test_punch_never_logged_is_forgotten(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """An event whose record never reaches the log stops costing a download once one shows it."""
+    user = simulator.user_by_id("123")
+    assert user is not None
+    announced = Record(user.uid, "123", PUNCH_TIME)
+    simulator.send_event(sim_protocol.EF_ATTLOG, pack_attlog_event(announced, 32))
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)  # the counter does not explain the event: a download
+    simulator.reset_stats()
+    await poll(hass, init_integration)
+    assert DOWNLOAD not in simulator.commands
+    cursor = init_integration.runtime_data.attendance.snapshot()
+    assert cursor is not None
+    assert cursor.unconfirmed == ()
+    log_without_event(simulator, 1)
+    await poll(hass, init_integration)
+    assert delivered(events) == [("123", "09:00", False), ("7", "09:01", True)]
+
+
+async def test_caught_up_punch_of_a_new_user_has_the_name(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """A user added at the terminal since the last poll: the poll that reads them names them."""
+    simulator.add_user("9", "Marta Ruiz")
+    log_without_event(simulator, 0, user_id="9")
+    await poll(hass, init_integration)
+    assert [(event.data["user_id"], event.data["name"]) for event in events] == [
+        ("9", "Marta Ruiz")
+    ]
+
+
+async def test_delivered_punch_is_written_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    events: Captured,
+    simulator: ZKSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A crash just after a punch should find it written: nothing waits to write it."""
+    punch(simulator, 0)
+    await until(lambda: len(events) == 1)
+    async_fire_time_changed(hass)  # the writes due now, not the ones due later
+    await hass.async_block_till_done()
+    assert stored_cursor(hass_storage, init_integration)["unconfirmed"] == [
+        ["123", "2026-11-03T09:00:00", 1, 0]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
 
-from .conftest import poll
+from .conftest import BOTH_PROTOCOLS, poll
 
 USERS_SENSOR = "sensor.principal_users"
 
 
+@BOTH_PROTOCOLS
 async def test_idle_poll_reads_counters_and_clock_only(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
 ) -> None:
@@ -56,11 +57,31 @@ async def test_users_read_again_now_and_then(
     assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia Lopez"
 
 
+async def test_one_poll_on_setup_and_on_reload(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Home Assistant runs already: the first refresh catches up, and no second poll follows."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.commands.count(sim_protocol.CMD_GET_TIME) == 1
+    simulator.reset_stats()
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.commands.count(sim_protocol.CMD_GET_TIME) == 1
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+@BOTH_PROTOCOLS
 async def test_unreachable_then_back(
-    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+    short_timeout: None,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: ZKSimulator,
 ) -> None:
     """Entities go unavailable while the terminal is away and come back with it."""
-    simulator.reboot_duration = 0.1
+    # Away for longer than a poll's two tries (a lost session is tried once more at once).
+    simulator.reboot_duration = 1.0
     simulator.reboot()
     await poll(hass, init_integration)
     assert hass.states.get(USERS_SENSOR).state == STATE_UNAVAILABLE

@@ -21,6 +21,8 @@ in adrobinoga/zk-protocol and the vendor manual):
 - realtime events: CMD_REG_EVENT packets with the event code in the session-id field and
   reply number 0, per-session masks, resent after 1 s until acknowledged (3 tries);
   EF_ATTLOG in every size firmware sends (``event_size``: 10, 12, 14, 32, 36, 52);
+- impossible dates in the log: a ``Record`` stamped with a ``ClockReading`` such as 30 February
+  (real terminals log them: pyzk issues 175 and 244) is encoded like any other;
 - enrollment: EF_FINGER, EF_FPFTR (score 100/0) per press, EF_ENROLLFINGER with the
   result code; while enrolling it verifies nobody (``enabled`` is False, though no
   CMD_DISABLEDEVICE was sent: that one shields the sensor too), enabled afterwards.
@@ -85,9 +87,18 @@ including ``ENROLL_FP`` driven by the same presses. It can share its ``Terminal`
 the Push reference and what is simplified.
 """
 
+from .protocol import ClockReading
 from .push import PushTerminal
 from .records import Record, Template, User
 from .simulator import ZKSimulator
 from .terminal import PressOutcome
 
-__all__ = ["PressOutcome", "PushTerminal", "Record", "Template", "User", "ZKSimulator"]
+__all__ = [
+    "ClockReading",
+    "PressOutcome",
+    "PushTerminal",
+    "Record",
+    "Template",
+    "User",
+    "ZKSimulator",
+]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 import struct
+from typing import NamedTuple
 
 USHRT_MAX = 65535
 
@@ -218,8 +219,26 @@ def commkey_matches(received: bytes, key: int, session_id: int) -> bool:
     return len(received) >= 4 and received[:4] == make_commkey(key, session_id, received[2])
 
 
-def encode_time(t: datetime) -> int:
-    """zkemsdk.c EncodeTime: seconds in a calendar of 12 months of 31 days since 2000."""
+class ClockReading(NamedTuple):
+    """A time as a terminal's clock writes it, impossible dates included.
+
+    Real terminals log dates such as 30 February (pyzk issues 175 and 244): a datetime cannot
+    hold them. Encoded like a datetime, field by field.
+    """
+
+    year: int
+    month: int
+    day: int
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+
+
+def encode_time(t: datetime | ClockReading) -> int:
+    """zkemsdk.c EncodeTime: seconds in a calendar of 12 months of 31 days since 2000.
+
+    Any day from 1 to 31 encodes in any month: that is how terminals come to log 30 February.
+    """
     days = ((t.year % 100) * 12 * 31) + ((t.month - 1) * 31) + t.day - 1
     return days * 86400 + (t.hour * 60 + t.minute) * 60 + t.second
 
@@ -233,7 +252,7 @@ def decode_time(value: int) -> datetime:
     return datetime(year + 2000, month + 1, day + 1, hour, minute, second)
 
 
-def encode_time_hex(t: datetime) -> bytes:
+def encode_time_hex(t: datetime | ClockReading) -> bytes:
     """Six bytes year-2000, month, day, hour, minute, second used by realtime events."""
     return bytes((t.year - 2000, t.month, t.day, t.hour, t.minute, t.second))
 

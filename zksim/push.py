@@ -610,7 +610,8 @@ class PushTerminal:
         return more
 
     def _attlog_line(self, record: Record) -> str:
-        when = record.timestamp.strftime("%Y-%m-%d %H:%M:%S")
+        t = record.timestamp  # field by field: a clock reading may be an impossible date
+        when = f"{t.year:04}-{t.month:02}-{t.day:02} {t.hour:02}:{t.minute:02}:{t.second:02}"
         fields = [record.user_id, when, str(record.punch), str(record.status)]
         fields += ["0"] * (self.attlog_fields - len(fields))
         return "\t".join(fields) + ("\t" if self.trailing_tab else "")

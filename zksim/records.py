@@ -9,6 +9,7 @@ import hashlib
 import struct
 
 from . import protocol as p
+from .protocol import ClockReading
 
 USER_72 = struct.Struct("<HB8s24sIx7sx24s")
 USER_28 = struct.Struct("<HB5s8sIxBhI")
@@ -53,7 +54,7 @@ class Template:
 class Record:
     uid: int
     user_id: str
-    timestamp: datetime
+    timestamp: datetime | ClockReading
     status: int = 1
     punch: int = 0
 
@@ -139,7 +140,7 @@ def pack_records(records: Iterable[Record], size: int) -> bytes:
     return b"".join(rows)
 
 
-def _time4(t: datetime) -> bytes:
+def _time4(t: datetime | ClockReading) -> bytes:
     return struct.pack("<I", p.encode_time(t))
 
 

@@ -1,4 +1,4 @@
-"""Each punch reaches Home Assistant exactly once, in order, across restarts and outages.
+"""Each punch reaches Home Assistant once, in order, across restarts and outages.
 
 Realtime events deliver a punch as it happens. The log on the terminal is the truth behind them:
 a poll reads the record counter, and downloads the log only when the counter moved by more than
@@ -9,7 +9,7 @@ supported, the log was cleared). What was delivered is remembered on disk.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN, EVENT_ATTENDANCE
+from .const import DOMAIN, EVENT_ATTENDANCE, LOGGER
 from .terminal import AttendanceLog, Counters, Punch, TerminalUser, ZKTerminal
 from .worker import SessionOpened
 
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from .coordinator import ZKTecoCoordinator
 
 STORAGE_VERSION: Final = 1
-# Seconds to gather several changes into one write of the store.
-SAVE_DELAY: Final = 1.0
+# Written in the next turn of the event loop (a burst of punches makes one write): the shorter
+# the wait, the fewer punches a crash can deliver twice.
+SAVE_DELAY: Final = 0.0
 
 PUNCH_KINDS: Final = {
     0: "check_in",
@@ -83,30 +84,47 @@ class PunchRecord:
 class Cursor:
     """How far the log was reconciled, and what realtime events delivered after that.
 
-    ``anchor`` is the newest of the ``total`` records known to be in the log (None when it was
-    empty); ``unconfirmed`` are the punches realtime events delivered since, oldest first.
+    ``anchor`` and ``head`` are the newest and the oldest readable ones of the ``total`` records
+    known to be in the log (None when there is none); ``unconfirmed`` are the punches realtime
+    events delivered since, oldest first.
     """
 
     total: int
     anchor: PunchKey | None
     unconfirmed: tuple[PunchKey, ...] = ()
+    head: PunchKey | None = None
 
     def confirm(self, records: int) -> Cursor:
         """The counter grew by punches realtime events delivered: they are in the log now."""
         count = records - self.total
         if count <= 0:
             return self
-        return Cursor(records, self.unconfirmed[count - 1], self.unconfirmed[count:])
+        return Cursor(
+            records,
+            self.unconfirmed[count - 1],
+            self.unconfirmed[count:],
+            self.head or self.unconfirmed[0],
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Collected:
-    """What one download of the log found."""
+    """What one download of the log found.
+
+    ``awaited`` are the punches realtime events had announced before it: one the log does not
+    hold by then, it never will. ``unreadable`` counts the new records that cannot be decoded.
+    """
 
     total: int
-    anchor: PunchKey | None
-    new: list[Punch]
+    head: PunchKey | None
     newest: Punch | None
+    new: list[Punch]
+    unreadable: int
+    awaited: tuple[PunchKey, ...]
+
+    @property
+    def anchor(self) -> PunchKey | None:
+        return punch_key(self.newest) if self.newest is not None else None
 
 
 def delivered_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -138,49 +156,71 @@ def collect(
     if in_sync and not needs_download(counters.records, cursor):
         return None
     log = terminal.read_attendance(users)
-    if log.total == 0:
-        return Collected(0, None, [], None)
-    newest = log.punch(log.total - 1)
-    return Collected(log.total, punch_key(newest), _new_punches(log, cursor), newest)
+    new = _new_records(log, cursor, {user.user_id for user in users})
+    oldest = log.oldest()
+    return Collected(
+        total=log.total,
+        head=punch_key(oldest) if oldest is not None else None,
+        newest=log.newest(),
+        new=[punch for punch in new if punch is not None],
+        unreadable=new.count(None),
+        awaited=cursor.unconfirmed if cursor is not None else (),
+    )
 
 
-def _new_punches(log: AttendanceLog, cursor: Cursor | None) -> list[Punch]:
+def _new_records(
+    log: AttendanceLog, cursor: Cursor | None, users: Container[str]
+) -> list[Punch | None]:
     """What the log holds after the cursor's anchor (decoding only that, in the usual case)."""
     if cursor is None:  # first setup: the history is not news
         return []
-    if cursor.anchor is None:  # the log was empty
-        return log.punches()
-    if cursor.total <= log.total and punch_key(log.punch(cursor.total - 1)) == cursor.anchor:
+    if cursor.total <= log.total and _same_record(log.newest(cursor.total), cursor.anchor, users):
         return log.punches(cursor.total)
-    punches = log.punches()  # wrapped (the oldest records went) or cleared: find the anchor
-    for index in range(len(punches) - 1, -1, -1):
-        if punch_key(punches[index]) == cursor.anchor:
-            return punches[index + 1 :]
-    return _after_lost_anchor(punches, cursor.total, cursor.anchor)
+    records = log.punches()  # wrapped (the oldest records went) or cleared: find the anchor
+    for index in range(len(records) - 1, -1, -1):
+        if records[index] is not None and _same_record(records[index], cursor.anchor, users):
+            return records[index + 1 :]
+    return _after_lost_anchor(records, cursor, users)
 
 
-def _after_lost_anchor(punches: list[Punch], total: int, anchor: PunchKey) -> list[Punch]:
-    """The punches later than an anchor the log no longer shows.
+def _after_lost_anchor(
+    records: list[Punch | None], cursor: Cursor, users: Container[str]
+) -> list[Punch | None]:
+    """The new records of a log that no longer holds the anchor.
 
-    The log was cleared, or the anchor's row reads differently now (its user was deleted, and
-    the log only holds the user's number). Either way, nothing older than the last delivered
-    punch is news: a replayed history could open doors. A punch in the anchor's very second
-    is new when it sits after the anchor's place in the log.
+    A log that still starts as it did was cut back to an older state: only what lies past the
+    old count is new (a replayed history could open doors). Any other log was cleared since:
+    all of it is new, whatever its timestamps say (clocks go back: a dead clock battery stamps
+    2000-01-01 after 2026).
     """
-    when = datetime.fromisoformat(anchor[1])
-    return [
-        punch
-        for index, punch in enumerate(punches)
-        if punch.timestamp > when or (punch.timestamp == when and index >= total)
-    ]
+    oldest = next(filter(None, records), None)
+    return records[cursor.total :] if _same_record(oldest, cursor.head, users) else records
+
+
+def _same_record(punch: Punch | None, key: PunchKey | None, users: Container[str]) -> bool:
+    """Whether ``punch`` is the record ``key`` was taken from (None for none on both sides).
+
+    Its user may read differently: with 8-byte records the log holds the user's number, and the
+    punch of a user deleted since reads as that number. Any other user's punch in the same
+    second is another punch (a clock that went back repeats its seconds).
+    """
+    if punch is None or key is None:
+        return punch is None and key is None
+    same_moment = punch_key(punch)[1:] == key[1:]
+    return same_moment and (punch.user_id == key[0] or punch.user_id not in users)
 
 
 class AttendanceTracker:
     """Delivers punches from realtime events and from the log, each once and in order.
 
     After a restart or a lost session, the log may hold punches the events missed. Until a poll
-    has delivered those, realtime punches are held back (and a poll is asked for) so that they
+    has delivered those, realtime punches are held back (and a poll is run at once) so that they
     follow the punches made before them.
+
+    What was delivered is written as soon as the event loop is free: killed in between (a power
+    cut, ``kill -9``), Home Assistant delivers those punches again from the log after its
+    restart, marked caught up. A punch is never lost for it: at least once across a crash,
+    exactly once otherwise.
     """
 
     def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
@@ -190,7 +230,6 @@ class AttendanceTracker:
         self._cursor: Cursor | None = None
         self._delivered: deque[PunchKey] = deque(maxlen=64)
         self._listeners: list[Callable[[PunchRecord], None]] = []
-        self._users: Mapping[str, TerminalUser] = {}
         self._in_sync = False
         self._held: list[Punch] = []
 
@@ -201,6 +240,7 @@ class AttendanceTracker:
                 total=stored["total"],
                 anchor=_key(stored["anchor"]),
                 unconfirmed=tuple(_key(key) for key in stored["unconfirmed"]),  # type: ignore[misc]
+                head=_key(stored.get("head")),
             )
 
     async def async_save(self) -> None:
@@ -226,39 +266,54 @@ class AttendanceTracker:
     def apply(
         self, records: int, collected: Collected | None, users: Mapping[str, TerminalUser]
     ) -> PunchRecord | None:
-        """Take a poll's result: deliver what the log holds that was not delivered yet."""
-        self._users = users
+        """Take a poll's result: deliver what the log holds that was not delivered yet.
+
+        ``users`` are the ones the poll read: a punch of a user added since the last poll has
+        its name.
+        """
         cursor = self._cursor
         last = None
         if collected is None:
             if cursor is not None:
                 self._set_cursor(cursor.confirm(records))
         elif cursor is None:
-            self._set_cursor(Cursor(collected.total, collected.anchor))
+            self._set_cursor(Cursor(collected.total, collected.anchor, head=collected.head))
             if collected.newest is not None:  # shown, not delivered: it is history
-                last = self._record(collected.newest, caught_up=True)
+                last = self._record(collected.newest, users, caught_up=True)
         else:
-            last = self._deliver_new(cursor, collected)
+            last = self._deliver_new(cursor, collected, users)
         self._in_sync = True
         held, self._held = self._held, []
         for punch in held:
-            last = self._deliver_once(punch, caught_up=False) or last
+            last = self._deliver_live(punch, users) or last
         return last
 
-    def _deliver_new(self, cursor: Cursor, collected: Collected) -> PunchRecord | None:
+    def _deliver_new(
+        self, cursor: Cursor, collected: Collected, users: Mapping[str, TerminalUser]
+    ) -> PunchRecord | None:
         """In the log's order: what events missed is caught up, held events are live."""
+        if collected.unreadable:
+            # Said once: the next downloads start after these records. Never their bytes, which
+            # identify a person.
+            LOGGER.warning(
+                "%s: skipped %d new attendance records with an impossible date",
+                self._coordinator.name,
+                collected.unreadable,
+            )
         held = {punch_key(punch) for punch in self._held}
         last = None
         for punch in collected.new:
             key = punch_key(punch)
             if key in held or key not in cursor.unconfirmed:
-                last = self._deliver_once(punch, caught_up=key not in held) or last
-        in_log = {punch_key(punch) for punch in collected.new}
+                last = self._deliver_once(punch, users, caught_up=key not in held) or last
+        # Announced before the download yet not in it: the log moved past them for good.
+        settled = {punch_key(punch) for punch in collected.new}.union(collected.awaited)
         self._set_cursor(
             Cursor(
                 collected.total,
                 collected.anchor,
-                tuple(key for key in cursor.unconfirmed if key not in in_log),
+                tuple(key for key in cursor.unconfirmed if key not in settled),
+                collected.head,
             )
         )
         return last
@@ -268,31 +323,50 @@ class AttendanceTracker:
         """Deliver a punch the terminal announced as it happened."""
         if isinstance(event, SessionOpened):
             self._session_opened()
-        if not isinstance(event, Punch) or (key := punch_key(event)) in self._delivered:
-            return
-        if (cursor := self._cursor) is not None and key not in cursor.unconfirmed:
-            self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
-        if not self._in_sync:
-            self._hold(event)
-        elif record := self._deliver_once(event, caught_up=False):
-            self._coordinator.async_publish(last_punch=record)
+        elif isinstance(event, Punch):
+            if not self._in_sync:
+                self._hold(event)
+            elif record := self._deliver_live(event, self._known_users()):
+                self._coordinator.async_publish(last_punch=record)
 
     def _session_opened(self) -> None:
-        """Events may have been missed since the last session: read the log before going on."""
+        """Events may have been missed since the last session: read the log before going on.
+
+        At once, not through the debounced refresh: live punches wait for this poll.
+        """
         self._in_sync = False
         if self._coordinator.data is not None:  # else the first refresh is running already
             self._coordinator.config_entry.async_create_task(
-                self._hass, self._coordinator.async_request_refresh()
+                self._hass, self._coordinator.async_refresh()
             )
 
     def _hold(self, punch: Punch) -> None:
         if punch_key(punch) not in map(punch_key, self._held):
             self._held.append(punch)
 
-    def _deliver_once(self, punch: Punch, *, caught_up: bool) -> PunchRecord | None:
+    def _known_users(self) -> Mapping[str, TerminalUser]:
+        data = self._coordinator.data
+        return data.users if data is not None else {}
+
+    def _deliver_live(self, punch: Punch, users: Mapping[str, TerminalUser]) -> PunchRecord | None:
+        """A punch an event announced: in the log after the cursor, until a poll confirms it.
+
+        It is remembered before it is delivered, so that a crash cannot replay it as missed.
+        """
+        key = punch_key(punch)
+        cursor = self._cursor
+        if key in self._delivered or (cursor is not None and key in cursor.unconfirmed):
+            return None
+        if cursor is not None:
+            self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
+        return self._deliver_once(punch, users, caught_up=False)
+
+    def _deliver_once(
+        self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
+    ) -> PunchRecord | None:
         if punch_key(punch) in self._delivered:
             return None
-        record = self._record(punch, caught_up=caught_up)
+        record = self._record(punch, users, caught_up=caught_up)
         self._delivered.append(punch_key(punch))
         coordinator = self._coordinator
         self._hass.bus.async_fire(
@@ -307,9 +381,10 @@ class AttendanceTracker:
             listener(record)
         return record
 
-    def _record(self, punch: Punch, *, caught_up: bool) -> PunchRecord:
-        data = self._coordinator.data
-        user = (data.users if data is not None else self._users).get(punch.user_id)
+    def _record(
+        self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
+    ) -> PunchRecord:
+        user = users.get(punch.user_id)
         return PunchRecord(
             user_id=punch.user_id,
             name=(user.name or None) if user else None,
@@ -332,6 +407,7 @@ class AttendanceTracker:
             "total": cursor.total,
             "anchor": list(cursor.anchor) if cursor.anchor else None,
             "unconfirmed": [list(key) for key in cursor.unconfirmed],
+            "head": list(cursor.head) if cursor.head else None,
         }
 
 

@@ -117,11 +117,13 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         await self.attendance.async_load()
         entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
         # Punches missed while Home Assistant was down are delivered once it has started:
-        # automations are not listening before that.
-        entry.async_on_unload(async_at_started(self.hass, self._async_catch_up))
+        # automations are not listening before that. Once it runs, the first refresh does it.
+        if self.hass.state is not CoreState.running:
+            entry.async_on_unload(async_at_started(self.hass, self._async_catch_up))
 
     async def _async_catch_up(self, _hass: HomeAssistant) -> None:
-        await self.async_request_refresh()
+        # Not debounced: live punches are held until this poll, never for a cooldown.
+        await self.async_refresh()
 
     def localize(self, when: datetime) -> datetime:
         """Attach the terminal's timezone to a time read from its clock."""

@@ -16,7 +16,9 @@ What pyzk 0.9 gets wrong, and what we do instead:
 - Buffered reads (``read_with_buffer``) reassemble chunks by guessing at partial TCP reads; ours
   reads frame by frame.
 - ``get_attendance()`` reads every user and matches each record with a linear search (minutes at
-  100,000 records and 3,000 users) and decodes all of the log; we decode only the records asked for.
+  100,000 records and 3,000 users), decodes all of the log, and fails on all of it for one record
+  with an impossible date (pyzk #175, #244); we decode only the records asked for, and a record
+  that cannot be decoded reads as None.
 - ``get_users()`` and ``get_attendance()`` take the row layout from the table's size divided by
   the row counter read before the transfer, which a row added or deleted in between breaks; we
   check it against the counter read after. ``get_users()`` also names a user without a name
@@ -200,22 +202,35 @@ class Punch:
 
 
 class AttendanceLog:
-    """The terminal's whole log as transferred; records are decoded only when asked for."""
+    """The terminal's whole log as transferred; records are decoded only when asked for.
+
+    A record that cannot be decoded reads as None: real terminals log impossible dates such as
+    30 February (pyzk issues 175 and 244), and one such record must not hide the others.
+    """
 
     def __init__(
-        self, total: int, records: bytes, decode: Callable[[bytes], list[Punch]], size: int
+        self, total: int, records: bytes, decode: Callable[[bytes], list[Punch | None]], size: int
     ) -> None:
         self.total = total
         self._records = records
         self._decode = decode
         self._size = size
 
-    def punches(self, first: int = 0) -> list[Punch]:
+    def punches(self, first: int = 0) -> list[Punch | None]:
         """The records from index ``first`` on, oldest first."""
         return self._decode(self._records[first * self._size :])
 
-    def punch(self, index: int) -> Punch:
+    def punch(self, index: int) -> Punch | None:
         return self._decode(self._records[index * self._size : (index + 1) * self._size])[0]
+
+    def newest(self, end: int | None = None) -> Punch | None:
+        """The newest record that can be read, among the first ``end`` (all by default)."""
+        last = self.total if end is None else min(end, self.total)
+        return next(filter(None, map(self.punch, range(last - 1, -1, -1))), None)
+
+    def oldest(self) -> Punch | None:
+        """The oldest record that can be read."""
+        return next(filter(None, map(self.punch, range(self.total))), None)
 
 
 _EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
@@ -675,7 +690,10 @@ def _errors_translated() -> Iterator[None]:
 def _attendance_decoder(
     record_size: int, uid_to_user_id: dict[int, str]
 ) -> Callable[[tuple[Any, ...]], Punch]:
-    """Decoders for the record layouts terminals use (8, 16 and 40 bytes)."""
+    """Decoders for the record layouts terminals use (8, 16 and 40 bytes).
+
+    They raise ValueError on an impossible date.
+    """
     if record_size == 8:  # uid, status, time, punch
         return lambda f: Punch(
             uid_to_user_id.get(f[0], str(f[0])), _decode_time_bytes(f[2]), f[1], f[3]
@@ -684,6 +702,15 @@ def _attendance_decoder(
         return lambda f: Punch(str(f[0]), _decode_time_bytes(f[1]), f[2], f[3])
     # uid, user id, status, time, punch, reserved
     return lambda f: Punch(_text(f[1]), _decode_time_bytes(f[3]), f[2], f[4])
+
+
+def _decoded_or_none(
+    decode: Callable[[tuple[Any, ...]], Punch], fields: tuple[Any, ...]
+) -> Punch | None:
+    try:
+        return decode(fields)
+    except ValueError:  # an impossible date: the caller skips the record and says so
+        return None
 
 
 _RECORD_LAYOUTS: Final = {
@@ -1071,8 +1098,8 @@ class ZKTerminal:
                 record_size, {user.uid: user.user_id for user in users}
             )
 
-            def decode(rows: bytes) -> list[Punch]:
-                return [decode_one(fields) for fields in layout.iter_unpack(rows)]
+            def decode(rows: bytes) -> list[Punch | None]:
+                return [_decoded_or_none(decode_one, fields) for fields in layout.iter_unpack(rows)]
 
             return AttendanceLog(len(records) // record_size, records, decode, record_size)
 

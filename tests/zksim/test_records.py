@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from zksim import protocol as p
+from zksim import ClockReading, protocol as p
 from zksim.records import (
     TEMPLATE_SIGNATURE,
     Record,
@@ -64,6 +64,14 @@ def test_records_layouts_match_pyzk_unpack_formats() -> None:
     assert pack_records([record], 8) == struct.pack("<HB4sB", 3, 1, stamp, 4)
     assert pack_records([record], 16) == struct.pack("<I4sBB2sI", 123, stamp, 1, 4, b"", 0)
     assert pack_records([record], 40) == struct.pack("<H24sB4sB8s", 3, b"123", 1, stamp, 4, b"")
+
+
+def test_impossible_date_encodes_like_a_possible_one() -> None:
+    """In the terminal's calendar of 31-day months, 30 February comes two days before 1 March."""
+    stamp = p.encode_time(ClockReading(2026, 2, 30, 8, 0, 0))
+    assert stamp == p.encode_time(datetime(2026, 3, 1, 8, 0, 0)) - 2 * 86400
+    packed = pack_records([Record(3, "123", ClockReading(2026, 2, 30, 8))], 40)
+    assert struct.unpack("<H24sB4sB8s", packed)[3] == struct.pack("<I", stamp)
 
 
 def test_attlog_event_layout_per_zk_protocol() -> None:
