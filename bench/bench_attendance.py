@@ -38,6 +38,7 @@ from pytest_homeassistant_custom_component.common import (
     mock_storage,
 )
 from zk import ZK
+from zk.const import EF_ATTLOG
 
 import custom_components.zkteco  # noqa: F401
 from custom_components.zkteco.const import (
@@ -289,28 +290,37 @@ async def latency_after_setup(hass: HomeAssistant, probe: LoopLagProbe) -> list[
     return [arrivals.at[key] - at for key, at in made.items()]
 
 
-def punch_until(
-    sim: ZKSimulator, stop: threading.Event, minutes: Iterator[int]
-) -> dict[str, float]:
-    """On a thread of its own: a punch every 10 ms until ``stop``; when each was handed over.
-
-    Timed once the simulator has handed the event to its server: while the simulator packs its
-    log for a transfer it holds a lock, and that wait is the simulator's, not the integration's.
-    """
-    made: dict[str, float] = {}
+def punch_until(sim: ZKSimulator, stop: threading.Event, minutes: Iterator[int]) -> list[str]:
+    """On a thread of its own: a punch every 10 ms until ``stop``; the times punched."""
+    made: list[str] = []
     while not stop.is_set():
         when = FIRST_PUNCH + timedelta(minutes=next(minutes))
         sim.punch("7", timestamp=when)
-        made[when.isoformat()] = time.perf_counter()
+        made.append(when.isoformat())
         stop.wait(PUNCH_EVERY)
     return made
+
+
+def departures(sim: ZKSimulator) -> dict[str, float]:
+    """When each punch's realtime event left the simulator, by the punch's time.
+
+    Timed from the wire: the simulator shares this process, and while it packs or sends its
+    log its own queue holds events back, which is the simulator's time, not the integration's.
+    """
+    sent = {}
+    for at, event, payload in sim.events_sent:
+        if event == EF_ATTLOG:
+            year, month, day, hour, minute, second = payload[26:32]
+            when = datetime(2000 + year, month, day, hour, minute, second)
+            sent.setdefault(when.isoformat(), at)
+    return sent
 
 
 async def latency_during_download(hass: HomeAssistant, probe: LoopLagProbe) -> list[float]:
     """Punches made while the whole 100,000-record log is downloaded (the worst case).
 
     A record logged without an event makes the next poll download the log; punches are made
-    every 10 ms while that poll runs.
+    every 10 ms while that poll runs, each timed from its event's departure to the bus.
     """
     sim = await hass.async_add_executor_job(simulator, LOG_SIZES[-1])
     latencies: list[float] = []
@@ -327,8 +337,9 @@ async def latency_during_download(hass: HomeAssistant, probe: LoopLagProbe) -> l
                     await entry.runtime_data.async_refresh()
                     stop.set()
                     made = await punching
-                    await arrivals.wait(lambda made=made: made.keys() <= arrivals.at.keys())
-                    latencies += [arrivals.at[key] - at for key, at in made.items()]
+                    await arrivals.wait(lambda made=made: set(made) <= arrivals.at.keys())
+                    sent = departures(sim)
+                    latencies += [arrivals.at[key] - sent[key] for key in made]
                 arrivals.unsubscribe()
     finally:
         await hass.async_add_executor_job(sim.stop)

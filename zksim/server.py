@@ -462,6 +462,8 @@ class Server:
             packet = session.outbox.popleft()
             session.in_flight.append(PendingEvent(packet, time.monotonic()))
             self._send_event(session, packet)
+            event, payload = p.HEADER.unpack_from(packet)[2], packet[p.HEADER_SIZE :]
+            self._terminal.events_sent.append((time.perf_counter(), event, payload))
 
     def _send_event(self, session: Session, packet: bytes) -> None:
         link = self._links.get(session.sid)

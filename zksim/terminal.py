@@ -115,6 +115,9 @@ class Terminal:
         self._enrollment: _Enrollment | None = None
         self._next_auto_press: float | None = None
         self.commands: list[int] = []
+        # Each realtime event's first departure: (time.perf_counter(), event, payload), so that
+        # benchmarks time the client from the wire, not from the simulator's own queue.
+        self.events_sent: list[tuple[float, int, bytes]] = []
         self.bytes_in = 0
         self.bytes_out = 0
 
@@ -497,6 +500,7 @@ class Terminal:
     def reset_stats(self) -> None:
         with self._lock:
             self.commands.clear()
+            self.events_sent.clear()
             self.bytes_in = 0
             self.bytes_out = 0
 
