@@ -11,11 +11,12 @@ const PRESSES = 3;
 // Left to right as a person sees their own hands, backs up: left little ... left thumb, then
 // right thumb ... right little.
 const HANDS = [
-  { key: "left", fingers: [9, 8, 7, 6, 5] },
-  { key: "right", fingers: [0, 1, 2, 3, 4] },
+  { key: "left", fingers: [9, 8, 7, 6], thumb: 5 },
+  { key: "right", fingers: [1, 2, 3, 4], thumb: 0 },
 ];
-// Relative finger lengths (thumb, index, middle, ring, little), to draw a hand.
-const LENGTHS = { 0: 0.55, 1: 0.85, 2: 1, 3: 0.9, 4: 0.65 };
+// Finger lengths (thumb, index, middle, ring, little), to draw a hand.
+const FINGER_HEIGHT = 80;
+const LENGTHS = { 0: 0.6, 1: 0.85, 2: 1, 3: 0.9, 4: 0.68 };
 
 const STRINGS = {
   en: {
@@ -173,7 +174,7 @@ function terminals(hass) {
 // A selector that finds the focused control again once the card is drawn anew.
 function focusKey(active) {
   if (!active) return null;
-  for (const name of ["data-user", "data-finger", "id"]) {
+  for (const name of ["data-user", "data-finger"]) {
     if (active.hasAttribute(name)) return `[${name}="${CSS.escape(active.getAttribute(name))}"]`;
   }
   return active.classList.length ? `.${active.classList[0]}` : null;
@@ -199,17 +200,20 @@ const STYLE = `
   .people button[aria-pressed="true"] { background: var(--primary-color); color: var(--text-primary-color, #fff); }
   .people .id { opacity: 0.7; }
   .empty { padding: 8px 10px; color: var(--secondary-text-color); }
-  .hands { display: flex; justify-content: center; gap: 12px; flex-wrap: wrap; }
+  .hands { display: flex; justify-content: center; gap: 16px; flex-wrap: wrap; }
   .hand { display: flex; flex-direction: column; align-items: center; }
+  .hand-shape { display: flex; align-items: flex-end; gap: 4px; }
+  .palm-side { display: flex; flex-direction: column; align-items: center; }
   .hand-name { font-size: 0.85em; color: var(--secondary-text-color); margin-top: 4px; }
-  .fingers { display: flex; align-items: flex-end; gap: 4px; height: 96px; }
-  .palm { width: 150px; height: 44px; border-radius: 0 0 40px 40px;
-    background: var(--secondary-background-color, #eee); border: 1px solid var(--divider-color, #ccc); }
-  .finger { width: 26px; border-radius: 13px 13px 4px 4px; padding: 0; font: inherit; font-size: 0.85em;
-    display: flex; align-items: flex-start; justify-content: center; padding-top: 6px; box-sizing: border-box;
+  .fingers { display: flex; align-items: flex-end; gap: 4px; }
+  .palm { width: 100%; height: 44px; margin-top: 2px; border-radius: 6px 6px 36px 36px;
+    background: var(--secondary-background-color, #eee); border: 1px solid var(--divider-color, #ccc);
+    box-sizing: border-box; }
+  .finger { width: 28px; min-height: 44px; border-radius: 14px 14px 4px 4px; font: inherit; font-size: 0.85em;
+    display: flex; align-items: flex-start; justify-content: center; padding: 6px 0 0; box-sizing: border-box;
     border: 2px solid var(--divider-color, #bbb); background: var(--card-background-color, #fff);
     color: var(--primary-text-color); cursor: pointer; }
-  .finger.thumb { margin-bottom: -30px; }
+  .hand-shape > .finger { margin-bottom: 8px; border-radius: 14px; }
   .finger.enrolled { background: var(--success-color, #43a047); border-color: var(--success-color, #43a047); color: #fff; }
   .finger[aria-pressed="true"] { outline: 3px solid var(--primary-color); outline-offset: 2px;
     border-color: var(--primary-color); }
@@ -447,49 +451,76 @@ class ZKTecoEnrollCard extends HTMLElement {
     return this._phase === "starting" || this._phase === "waiting";
   }
 
+  _mode() {
+    if (!this._hass) return "loading";
+    if (!this._hass.user || !this._hass.user.is_admin) return "admin-only";
+    return this._config.device_id ? "enroll" : "no-terminal";
+  }
+
   _render() {
     if (!this._config) return;
     const root = this.shadowRoot;
     const focused = focusKey(root.activeElement);
-    const card = element("ha-card", {}, [element("h2", { text: this._t("title") })]);
-    if (!this._hass) {
-      // Nothing to show until Home Assistant hands the card its state.
-    } else if (!this._hass.user || !this._hass.user.is_admin) {
-      card.append(element("p", { class: "notice", role: "status", "data-state": "admin-only", text: this._t("admin_only") }));
-    } else if (!this._config.device_id) {
-      card.append(element("p", { class: "notice", text: this._t("no_terminal") }));
-    } else {
-      card.append(this._renderPeople(), this._renderHands(), this._renderStatus(), this._renderActions());
+    const layout = `${this._mode()} ${language(this._hass)}`;
+    if (this._layout !== layout) this._build(layout);
+    if (this._parts) {
+      // Only what changes is drawn anew; the search box stays, with its caret and focus.
+      this._parts.search.disabled = this._busy();
+      this._parts.people.replaceChildren(this._renderPeople());
+      this._parts.hands.replaceChildren(this._renderHands());
+      this._parts.status.replaceChildren(this._renderStatus());
+      this._parts.actions.replaceChildren(this._renderActions());
     }
-    root.replaceChildren(element("style", { text: STYLE }), card);
-    // Drawn anew on every change: keyboard users keep their place.
     const again = focused && root.querySelector(focused);
-    if (!again) return;
-    again.focus();
-    if (again.type === "search") again.setSelectionRange(again.value.length, again.value.length);
+    if (again && again !== root.activeElement) again.focus();
+  }
+
+  _build(layout) {
+    this._layout = layout;
+    this._parts = null;
+    const card = element("ha-card", {}, [element("h2", { text: this._t("title") })]);
+    const mode = this._mode();
+    if (mode === "admin-only") {
+      card.append(element("p", { class: "notice", role: "status", "data-state": mode, text: this._t("admin_only") }));
+    } else if (mode === "no-terminal") {
+      card.append(element("p", { class: "notice", "data-state": mode, text: this._t("no_terminal") }));
+    } else if (mode === "enroll") {
+      this._parts = {
+        search: element("input", {
+          id: "search",
+          type: "search",
+          value: this._query,
+          placeholder: this._t("search"),
+          "aria-label": this._t("search"),
+          oninput: (event) => {
+            this._query = event.target.value;
+            this._render();
+          },
+          // Typed letters are a search, not Home Assistant's shortcuts ("a" opens Assist).
+          onkeydown: (event) => event.stopPropagation(),
+        }),
+        people: element("div"),
+        hands: element("div"),
+        statusLine: element("p", { class: "status", role: "status", "aria-live": "polite" }),
+        status: element("div"),
+        actions: element("div"),
+      };
+      const { search, people, hands, statusLine, status, actions } = this._parts;
+      card.append(
+        element("label", { for: "search", text: this._t("person") }),
+        search,
+        people,
+        hands,
+        statusLine,
+        status,
+        actions,
+      );
+    }
+    this.shadowRoot.replaceChildren(element("style", { text: STYLE }), card);
   }
 
   _renderPeople() {
-    const section = element("div", { class: "people-section" });
-    section.append(
-      element("label", { for: "search", text: this._t("person") }),
-      element("input", {
-        id: "search",
-        type: "search",
-        value: this._query,
-        placeholder: this._t("search"),
-        "aria-label": this._t("search"),
-        disabled: this._busy(),
-        oninput: (event) => {
-          this._query = event.target.value;
-          this._render();
-        },
-      }),
-    );
-    if (this._users === null) {
-      section.append(element("p", { class: "empty", role: "status", text: this._t("loading") }));
-      return section;
-    }
+    if (this._users === null) return element("p", { class: "empty", role: "status", text: this._t("loading") });
     const query = this._query.trim().toLowerCase();
     const matching = this._users.filter(
       (user) => !query || (user.name || "").toLowerCase().includes(query) || user.user_id.toLowerCase().includes(query),
@@ -514,40 +545,21 @@ class ZKTecoEnrollCard extends HTMLElement {
       );
     }
     if (!matching.length) list.append(element("li", { class: "empty", text: this._t("no_people") }));
-    section.append(list);
-    return section;
+    return list;
   }
 
   _renderHands() {
-    const section = element("div", { role: "group", "aria-label": this._t("fingers") });
-    section.append(element("span", { class: "label", "aria-hidden": "true", text: this._t("fingers") }));
-    const hands = element("div", { class: "hands" });
+    const section = element("div", { class: "hands-section" }, [
+      element("span", { class: "label", id: "fingers-label", text: this._t("fingers") }),
+    ]);
+    const hands = element("div", { class: "hands", role: "group", "aria-labelledby": "fingers-label" });
     for (const hand of HANDS) {
-      const fingers = element("div", { class: "fingers" });
-      for (const index of hand.fingers) {
-        const enrolled = this._enrolled.has(index);
-        const name = this._fingerName(index);
-        const label = `${index}: ${name}${enrolled ? ` (${this._t("enrolled")})` : ""}`;
-        fingers.append(
-          element("button", {
-            type: "button",
-            class: `finger${index % 5 === 0 ? " thumb" : ""}${enrolled ? " enrolled" : ""}`,
-            style: `height: ${Math.round(96 * LENGTHS[index % 5])}px`,
-            "data-finger": String(index),
-            "data-enrolled": String(enrolled),
-            "aria-pressed": String(this._finger === index),
-            "aria-label": label,
-            title: label,
-            disabled: !this._user || this._busy(),
-            text: String(index),
-            onclick: () => this._chooseFinger(index),
-          }),
-        );
-      }
+      const fingers = element("div", { class: "fingers" }, hand.fingers.map((index) => this._fingerButton(index)));
+      const palm = element("div", { class: "palm-side" }, [fingers, element("div", { class: "palm", "aria-hidden": "true" })]);
+      const thumb = this._fingerButton(hand.thumb);
       hands.append(
-        element("div", { class: "hand", "data-hand": hand.key }, [
-          fingers,
-          element("div", { class: "palm", "aria-hidden": "true" }),
+        element("div", { class: "hand", role: "group", "aria-label": this._t(hand.key), "data-hand": hand.key }, [
+          element("div", { class: "hand-shape" }, hand.key === "left" ? [palm, thumb] : [thumb, palm]),
           element("span", { class: "hand-name", "aria-hidden": "true", text: this._t(hand.key) }),
         ]),
       );
@@ -557,6 +569,24 @@ class ZKTecoEnrollCard extends HTMLElement {
       element("p", { class: "legend", "aria-hidden": "true" }, [element("span", { class: "swatch" }), this._t("enrolled")]),
     );
     return section;
+  }
+
+  _fingerButton(index) {
+    const enrolled = this._enrolled.has(index);
+    const label = `${index}: ${this._fingerName(index)}${enrolled ? ` (${this._t("enrolled")})` : ""}`;
+    return element("button", {
+      type: "button",
+      class: `finger${enrolled ? " enrolled" : ""}`,
+      style: `height: ${Math.round(FINGER_HEIGHT * LENGTHS[index % 5])}px`,
+      "data-finger": String(index),
+      "data-enrolled": String(enrolled),
+      "aria-pressed": String(this._finger === index),
+      "aria-label": label,
+      title: label,
+      disabled: !this._user || this._busy(),
+      text: String(index),
+      onclick: () => this._chooseFinger(index),
+    });
   }
 
   _renderStatus() {
@@ -573,17 +603,13 @@ class ZKTecoEnrollCard extends HTMLElement {
       text = format(this._t("outcome")[this._outcome] || this._t("outcome").error, values);
       tone = this._outcome === "success" ? "good" : "bad";
     } else text = this._t("choose");
-    const status = element("div", {}, [
-      element("p", {
-        class: "status",
-        role: "status",
-        "aria-live": "polite",
-        "data-phase": this._phase,
-        "data-outcome": this._outcome || "",
-        "data-tone": tone,
-        text,
-      }),
-    ]);
+    // The same live region all along, so that screen readers announce each change.
+    const line = this._parts.statusLine;
+    line.textContent = text;
+    line.dataset.phase = this._phase;
+    line.dataset.outcome = this._outcome || "";
+    line.dataset.tone = tone;
+    const progress = element("div");
     if (this._phase === "waiting" || this._phase === "starting") {
       const presses = element("ol", { class: "presses" });
       for (let n = 1; n <= PRESSES; n += 1) {
@@ -592,10 +618,10 @@ class ZKTecoEnrollCard extends HTMLElement {
           element("li", { "data-done": String(done), text: format(this._t(done ? "press_done" : "press_n"), { n }) }),
         );
       }
-      status.append(presses);
-      if (this._badPress) status.append(element("p", { class: "hint", role: "alert", text: this._t("bad_press") }));
+      progress.append(presses);
+      if (this._badPress) progress.append(element("p", { class: "hint", role: "alert", text: this._t("bad_press") }));
     }
-    return status;
+    return progress;
   }
 
   _renderActions() {
@@ -657,7 +683,8 @@ class ZKTecoEnrollCardEditor extends HTMLElement {
   }
 }
 
-if (!customElements.get("zkteco-enroll-card")) {
+function define() {
+  if (customElements.get("zkteco-enroll-card")) return;
   customElements.define("zkteco-enroll-card", ZKTecoEnrollCard);
   customElements.define("zkteco-enroll-card-editor", ZKTecoEnrollCardEditor);
   window.customCards = window.customCards || [];
@@ -669,3 +696,8 @@ if (!customElements.get("zkteco-enroll-card")) {
     documentationURL: "https://github.com/zkteco-ha/zkteco-homeassistant#enrollment-card",
   });
 }
+
+// Home Assistant's frontend replaces the element registry's methods as it boots (a scoped
+// registry polyfill), and elements defined before that stay unknown to it. This module can run
+// first, so it defines its elements once the frontend has defined its own root element.
+customElements.whenDefined("home-assistant").then(define);

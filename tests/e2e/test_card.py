@@ -1,0 +1,389 @@
+"""The enrollment card in a real browser: headless Chromium on a real hass's dashboard.
+
+The card is added to a dashboard through Home Assistant's dashboard websocket API, as the
+dashboard editor does; the browser logs in with the hass_runner's tokens (stored where the
+frontend keeps its own after a login). Presses come from the simulator, as from a finger.
+Every state is photographed into SCREENSHOTS (gitignored); the README shows some of them.
+
+Chromium and its driver are Debian's (scripts/test-e2e installs them); selenium drives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import shutil
+from typing import Any
+
+import aiohttp
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.wait import WebDriverWait
+
+from devtools.hass_runner import REPO_ROOT, HassWebSocket
+from zksim import PressOutcome, ZKSimulator
+
+from .conftest import ENROLLED_FINGER, ENROLLED_USER_ID, USER_ID, LiveHass, run_api
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots"
+DASHBOARD = "zkteco-card"
+VIEW = "enroll"
+# A phone's width: the card must fit one column there.
+WINDOW = (412, 1000)
+# hass's first answer to a new browser loads the frontend's bundles: seconds, not minutes.
+PAGE_TIMEOUT = 60.0
+CARD_TIMEOUT = 20.0
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+# What the frontend itself logs on the runner's minimal Home Assistant (no recorder, whose
+# websocket command it asks for; no /favicon.ico, which Chromium asks for): not the card's.
+UNRELATED_CONSOLE_ERRORS = ("Uncaught Object: Unknown command.", "/favicon.ico - Failed to load")
+# Finds the card through every shadow root of the page.
+FIND_CARD = """
+function find(root) {
+  const card = root.querySelector("zkteco-enroll-card");
+  if (card) return card;
+  for (const node of root.querySelectorAll("*")) {
+    if (node.shadowRoot) {
+      const found = find(node.shadowRoot);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+return find(document);
+"""
+
+
+def browser_binaries() -> tuple[str, str]:
+    """Debian's chromium and chromedriver, the same version by construction."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.fail("chromium and chromium-driver are missing: scripts/test-e2e installs them")
+    return chromium, driver
+
+
+@dataclass
+class Page:
+    """One browser tab on the dashboard with the card, logged in as one user."""
+
+    driver: webdriver.Chrome
+    name: str
+
+    def card(self) -> WebElement:
+        card = WebDriverWait(self.driver, CARD_TIMEOUT).until(
+            lambda driver: driver.execute_script(FIND_CARD)
+        )
+        assert isinstance(card, WebElement)
+        return card
+
+    def inside(self, selector: str) -> WebElement:
+        """An element of the card's shadow DOM, once it is there."""
+
+        def found(_driver: Any) -> WebElement | bool:
+            elements = self.card().shadow_root.find_elements("css selector", selector)
+            return elements[0] if elements else False
+
+        element = WebDriverWait(self.driver, CARD_TIMEOUT).until(found, selector)
+        assert isinstance(element, WebElement)
+        return element
+
+    def until(self, condition: Callable[[], bool], what: str) -> None:
+        # The card draws itself anew on every change: an element read a moment ago may be gone.
+        WebDriverWait(
+            self.driver, CARD_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda _driver: condition(), what)
+
+    def status(self) -> WebElement:
+        return self.inside(".status")
+
+    def status_is(self, phase: str, outcome: str = "") -> None:
+        def reached() -> bool:
+            status = self.status()
+            return (status.get_attribute("data-phase"), status.get_attribute("data-outcome")) == (
+                phase,
+                outcome,
+            )
+
+        self.until(reached, f"the card shows {phase} {outcome}")
+
+    def presses_done(self) -> int:
+        return len(
+            self.card().shadow_root.find_elements("css selector", '.presses li[data-done="true"]')
+        )
+
+    def choose(self, search: str, user_id: str, finger: int) -> None:
+        """Type in the search box, pick the person, wait for their fingers, pick a finger."""
+        box = self.inside("input[type=search]")
+        box.clear()
+        box.send_keys(search)
+        self.inside(f'[data-user="{user_id}"]').click()
+        self.until(lambda: self.inside(f'[data-finger="{finger}"]').is_enabled(), "fingers enabled")
+        self.inside(f'[data-finger="{finger}"]').click()
+
+    def start(self, search: str, user_id: str, finger: int) -> None:
+        """Choose the person and the finger, press Start, see the card wait for the finger."""
+        self.choose(search, user_id, finger)
+        self.button("start").click()
+        self.status_is("waiting")
+
+    def button(self, name: str) -> WebElement:
+        return self.inside(f"button.{name}")
+
+    def screenshot(self, state: str) -> Path:
+        path = SCREENSHOTS / f"{self.name}-{state}.png"
+        self.card().screenshot(str(path))
+        return path
+
+    def console_errors(self) -> list[str]:
+        return [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if entry["level"] == "SEVERE"
+            and not any(unrelated in entry["message"] for unrelated in UNRELATED_CONSOLE_ERRORS)
+        ]
+
+
+async def create_dashboard(live_hass: LiveHass, http: aiohttp.ClientSession) -> None:
+    """A dashboard with the card, made through the dashboard API as the UI's editor does."""
+    ws = await HassWebSocket.connect(http, live_hass.url, live_hass.token)
+    try:
+        devices = await ws.call("config/device_registry/list")
+        [terminal] = [
+            device
+            for device in devices
+            if any(domain == "zkteco" for domain, _ in device["identifiers"])
+            and device["name"] == "principal"
+        ]
+        dashboards = await ws.call("lovelace/dashboards/list")
+        if not any(dashboard["url_path"] == DASHBOARD for dashboard in dashboards):
+            await ws.call(
+                "lovelace/dashboards/create",
+                url_path=DASHBOARD,
+                title="Enrollment",
+                mode="storage",
+                show_in_sidebar=True,
+                require_admin=False,
+            )
+        config = {
+            "views": [
+                {
+                    "title": "Enroll",
+                    "path": VIEW,
+                    "cards": [{"type": "custom:zkteco-enroll-card", "device_id": terminal["id"]}],
+                }
+            ]
+        }
+        await ws.call("lovelace/config/save", url_path=DASHBOARD, config=config)
+    finally:
+        await ws.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(live_hass: LiveHass) -> str:
+    """The URL of the dashboard view that holds the card."""
+
+    async def create(api: Any) -> None:
+        await create_dashboard(live_hass, api.session)
+
+    run_api(live_hass, create)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return f"{live_hass.url}/{DASHBOARD}/{VIEW}"
+
+
+@pytest.fixture
+def open_page(live_hass: LiveHass, dashboard: str, tmp_path: Path) -> Iterator[Callable[..., Page]]:
+    """Open the dashboard in a fresh Chromium as a user; no console errors by the end."""
+    chromium, chromedriver = browser_binaries()
+    pages: list[Page] = []
+
+    def open_as(token: str, name: str, language: str | None = None) -> Page:
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={tmp_path / f'chromium-{len(pages)}'}")
+        options.add_argument(f"--window-size={WINDOW[0]},{WINDOW[1]}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+        page = Page(driver, name)
+        pages.append(page)
+        driver.set_page_load_timeout(PAGE_TIMEOUT)
+        # Any page of the origin, to store the login where the frontend keeps it.
+        driver.get(f"{live_hass.url}/manifest.json")
+        tokens = {
+            "hassUrl": live_hass.url,
+            "clientId": f"{live_hass.url}/",
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 1800,
+            "refresh_token": "",
+            # Never refreshed: the test is over long before either token expires.
+            "expires": 4102444800000,
+        }
+        driver.execute_script(
+            "localStorage.setItem('hassTokens', arguments[0])", json.dumps(tokens)
+        )
+        if language:
+            # What the profile's language picker stores for this browser.
+            driver.execute_script(
+                "localStorage.setItem('selectedLanguage', arguments[0])", json.dumps(language)
+            )
+        driver.get(dashboard)
+        page.card()
+        return page
+
+    yield open_as
+    try:
+        for page in pages:
+            assert page.console_errors() == [], f"{page.name}: errors in the browser console"
+    finally:
+        for page in pages:
+            page.driver.quit()
+
+
+def press(sim: ZKSimulator, outcome: PressOutcome = PressOutcome.GOOD) -> None:
+    assert sim.press_finger(outcome)
+
+
+def test_three_presses_enroll_a_finger(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """Pick, start, three presses filling in live, success; the finger is marked enrolled."""
+    page = open_page(live_hass.token, "en")
+    page.inside(f'[data-user="{USER_ID}"]')
+    page.screenshot("people")
+    page.choose("ana", USER_ID, 6)
+    assert page.status().text == "Choose a person and a finger, then press Start."
+    page.screenshot("chosen")
+    page.button("start").click()
+    page.status_is("waiting")
+    assert page.status().text == "Ana Garcia: place the left index finger on the terminal."
+    assert sim.enrolling
+    for done in range(1, 4):
+        press(sim)
+        if done < 3:
+            page.until(lambda done=done: page.presses_done() == done, f"press {done} shown")
+            page.screenshot(f"press-{done}")
+    page.status_is("done", "success")
+    assert (
+        page.status().text
+        == "Enrolled. Ana Garcia can now use the left index finger on the terminal."
+    )
+    finger = page.inside('[data-finger="6"]')
+    assert finger.get_attribute("data-enrolled") == "true"
+    assert finger.get_attribute("aria-label") == "6: left index finger (enrolled)"
+    page.screenshot("success")
+    assert sim.has_template(USER_ID, 6)
+
+
+def test_enrolled_finger_is_marked_and_not_enrolled_twice(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    page = open_page(live_hass.token, "en")
+    page.choose("Luis", ENROLLED_USER_ID, ENROLLED_FINGER)
+    page.until(
+        lambda: page.inside(f'[data-finger="{ENROLLED_FINGER}"]').get_attribute("data-enrolled")
+        == "true",
+        "the enrolled finger marked",
+    )
+    page.button("start").click()
+    page.status_is("done", "already_enrolled")
+    assert page.status().text.startswith("Luis Perez already has the right thumb enrolled.")
+    page.screenshot("already-enrolled")
+    assert not sim.enrolling
+
+
+def test_finger_of_someone_else(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    page = open_page(live_hass.token, "en")
+    page.start("123", USER_ID, 7)
+    for outcome in (PressOutcome.GOOD, PressOutcome.GOOD, PressOutcome.DUPLICATE):
+        press(sim, outcome)
+    page.status_is("done", "duplicate")
+    assert page.status().text.startswith("This finger is already enrolled for someone else.")
+    page.screenshot("duplicate")
+
+
+def test_bad_press_then_cancel(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """A bad press asks for the finger again; Cancel ends it and frees the terminal."""
+    page = open_page(live_hass.token, "en")
+    page.start("garcia", USER_ID, 8)
+    press(sim)
+    press(sim, PressOutcome.BAD_QUALITY)
+    hint = page.inside(".hint")
+    assert hint.text.startswith("That press was not clear.")
+    assert page.presses_done() == 1
+    page.screenshot("bad-press")
+    page.button("cancel").click()
+    page.status_is("done", "cancelled")
+    assert page.status().text == "Enrollment cancelled. The terminal is back to normal."
+    page.screenshot("cancelled")
+    assert sim.wait_for(lambda terminal: not terminal.enrolling)
+
+
+def test_spanish(open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator) -> None:
+    """A user whose Home Assistant speaks Spanish gets the card in Spanish."""
+    page = open_page(live_hass.token, "es", language="es")
+    assert page.inside("h2").text == "Registro de huellas"
+    assert page.status().text == "Elige una persona y un dedo, y pulsa Empezar."
+    page.start("ana", USER_ID, 5)
+    assert page.status().text == "Ana Garcia: pon el pulgar izquierdo en el terminal."
+    press(sim)
+    page.until(lambda: page.presses_done() == 1, "press 1 shown")
+    assert page.inside(".presses li").text == "Pulsación 1 de 3: hecha"
+    page.screenshot("press-1")
+    page.button("cancel").click()
+    page.status_is("done", "cancelled")
+    assert (
+        page.status().text == "Registro cancelado. El terminal vuelve a funcionar con normalidad."
+    )
+
+
+def test_non_administrator_is_told_why(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    page = open_page(live_hass.reader_token, "reader")
+    notice = page.inside('[data-state="admin-only"]')
+    assert notice.text.startswith("Only Home Assistant administrators can enroll fingerprints.")
+    assert page.card().shadow_root.find_elements("css selector", "button") == []
+    page.screenshot("not-admin")
+
+
+def test_card_picker_and_editor(open_page: Callable[..., Page], live_hass: LiveHass) -> None:
+    """Listed in the card picker; the visual editor offers the terminal."""
+    page = open_page(live_hass.token, "editor")
+    picker = page.driver.execute_script("return window.customCards")
+    assert {"type": "zkteco-enroll-card", "name": "ZKTeco enrollment"}.items() <= picker[0].items()
+    options = page.driver.execute_script(
+        """
+        const editor = arguments[0].constructor.getConfigElement();
+        document.body.append(editor);
+        editor.setConfig({type: "custom:zkteco-enroll-card"});
+        editor.hass = document.querySelector("home-assistant").hass;
+        const options = [...editor.shadowRoot.querySelectorAll("option")].map((o) => o.text);
+        editor.remove();
+        return options;
+        """,
+        page.card(),
+    )
+    assert options == ["principal"]
