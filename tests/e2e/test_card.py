@@ -17,7 +17,6 @@ from pathlib import Path
 import shutil
 from typing import Any
 
-import aiohttp
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -25,16 +24,14 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
-from devtools.hass_runner import REPO_ROOT, HassWebSocket
+from devtools.hass_runner import REPO_ROOT, RunnerState, ensure_card_dashboard
 from zksim import PressOutcome, ZKSimulator
 
-from .conftest import ENROLLED_FINGER, ENROLLED_USER_ID, USER_ID, LiveHass, run_api
+from .conftest import DEVICE_ID, ENROLLED_FINGER, ENROLLED_USER_ID, USER_ID, LiveHass, run_api
 
 pytestmark = pytest.mark.e2e
 
 SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots"
-DASHBOARD = "zkteco-card"
-VIEW = "enroll"
 # A phone's width: the card must fit one column there.
 WINDOW = (412, 1000)
 # hass's first answer to a new browser loads the frontend's bundles: seconds, not minutes.
@@ -160,51 +157,18 @@ class Page:
         ]
 
 
-async def create_dashboard(live_hass: LiveHass, http: aiohttp.ClientSession) -> None:
-    """A dashboard with the card, made through the dashboard API as the UI's editor does."""
-    ws = await HassWebSocket.connect(http, live_hass.url, live_hass.token)
-    try:
-        devices = await ws.call("config/device_registry/list")
-        [terminal] = [
-            device
-            for device in devices
-            if any(domain == "zkteco" for domain, _ in device["identifiers"])
-            and device["name"] == "principal"
-        ]
-        dashboards = await ws.call("lovelace/dashboards/list")
-        if not any(dashboard["url_path"] == DASHBOARD for dashboard in dashboards):
-            await ws.call(
-                "lovelace/dashboards/create",
-                url_path=DASHBOARD,
-                title="Enrollment",
-                mode="storage",
-                show_in_sidebar=True,
-                require_admin=False,
-            )
-        config = {
-            "views": [
-                {
-                    "title": "Enroll",
-                    "path": VIEW,
-                    "cards": [{"type": "custom:zkteco-enroll-card", "device_id": terminal["id"]}],
-                }
-            ]
-        }
-        await ws.call("lovelace/config/save", url_path=DASHBOARD, config=config)
-    finally:
-        await ws.close()
-
-
 @pytest.fixture(scope="module")
 def dashboard(live_hass: LiveHass) -> str:
     """The URL of the dashboard view that holds the card."""
-
-    async def create(api: Any) -> None:
-        await create_dashboard(live_hass, api.session)
-
-    run_api(live_hass, create)
+    terminal = RunnerState.load_or_create(live_hass.runner.state_path).terminals[DEVICE_ID]
+    path = run_api(
+        live_hass,
+        lambda api: ensure_card_dashboard(
+            api.session, live_hass.url, live_hass.token, terminal.entry_id
+        ),
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return f"{live_hass.url}/{DASHBOARD}/{VIEW}"
+    return live_hass.url + path
 
 
 @pytest.fixture
