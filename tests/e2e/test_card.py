@@ -21,6 +21,8 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -101,6 +103,25 @@ class Page:
         assert isinstance(element, WebElement)
         return element
 
+    def click(self, selector: str) -> None:
+        def clicked() -> bool:
+            self.inside(selector).click()
+            return True
+
+        self.until(clicked, f"{selector} clicked")
+
+    def read(self, selector: str, attribute: str | None = None) -> str | None:
+        """The text of an element of the card, or one of its attributes."""
+        value: list[str | None] = []
+
+        def got() -> bool:
+            element = self.inside(selector)
+            value[:] = [element.get_attribute(attribute) if attribute else element.text]
+            return True
+
+        self.until(got, f"{selector} read")
+        return value[0]
+
     def until(self, condition: Callable[[], bool], what: str) -> None:
         # The card draws itself anew on every change: an element read a moment ago may be gone.
         WebDriverWait(
@@ -130,18 +151,31 @@ class Page:
         box = self.inside("input[type=search]")
         box.clear()
         box.send_keys(search)
-        self.inside(f'[data-user="{user_id}"]').click()
+        self.click(f'[data-user="{user_id}"]')
         self.until(lambda: self.inside(f'[data-finger="{finger}"]').is_enabled(), "fingers enabled")
-        self.inside(f'[data-finger="{finger}"]').click()
+        self.click(f'[data-finger="{finger}"]')
 
     def start(self, search: str, user_id: str, finger: int) -> None:
         """Choose the person and the finger, press Start, see the card wait for the finger."""
         self.choose(search, user_id, finger)
-        self.button("start").click()
+        self.click("button.start")
         self.status_is("waiting")
 
-    def button(self, name: str) -> WebElement:
-        return self.inside(f"button.{name}")
+    def keys(self, *keys: str) -> None:
+        """Keys typed wherever the focus is, as a keyboard user does."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def focused(self) -> dict[str, str | None]:
+        """What has the keyboard focus inside the card: its finger or person, and its name."""
+        element = self.driver.execute_script(
+            "return arguments[0].shadowRoot.activeElement", self.card()
+        )
+        if element is None:
+            return {}
+        return {
+            name: element.get_attribute(name)
+            for name in ("data-user", "data-finger", "aria-label", "class")
+        } | {"text": element.text}
 
     def screenshot(self, state: str) -> Path:
         path = SCREENSHOTS / f"{self.name}-{state}.png"
@@ -236,7 +270,7 @@ def test_three_presses_enroll_a_finger(
     page.choose("ana", USER_ID, 6)
     assert page.status().text == "Choose a person and a finger, then press Start."
     page.screenshot("chosen")
-    page.button("start").click()
+    page.click("button.start")
     page.status_is("waiting")
     assert page.status().text == "Ana Garcia: place the left index finger on the terminal."
     assert sim.enrolling
@@ -250,9 +284,8 @@ def test_three_presses_enroll_a_finger(
         page.status().text
         == "Enrolled. Ana Garcia can now use the left index finger on the terminal."
     )
-    finger = page.inside('[data-finger="6"]')
-    assert finger.get_attribute("data-enrolled") == "true"
-    assert finger.get_attribute("aria-label") == "6: left index finger (enrolled)"
+    assert page.read('[data-finger="6"]', "data-enrolled") == "true"
+    assert page.read('[data-finger="6"]', "aria-label") == "6: left index finger (enrolled)"
     page.screenshot("success")
     assert sim.has_template(USER_ID, 6)
 
@@ -267,7 +300,7 @@ def test_enrolled_finger_is_marked_and_not_enrolled_twice(
         == "true",
         "the enrolled finger marked",
     )
-    page.button("start").click()
+    page.click("button.start")
     page.status_is("done", "already_enrolled")
     assert page.status().text.startswith("Luis Perez already has the right thumb enrolled.")
     page.screenshot("already-enrolled")
@@ -294,15 +327,48 @@ def test_bad_press_then_cancel(
     page.start("garcia", USER_ID, 8)
     press(sim)
     press(sim, PressOutcome.BAD_QUALITY)
-    hint = page.inside(".hint")
-    assert hint.text.startswith("That press was not clear.")
+    assert page.read(".hint") == (
+        "That press was not clear. Place the finger again, flat and still."
+    )
     assert page.presses_done() == 1
     page.screenshot("bad-press")
-    page.button("cancel").click()
+    page.click("button.cancel")
     page.status_is("done", "cancelled")
     assert page.status().text == "Enrollment cancelled. The terminal is back to normal."
     page.screenshot("cancelled")
     assert sim.wait_for(lambda terminal: not terminal.enrolling)
+
+
+def test_keyboard_only(open_page: Callable[..., Page], live_hass: LiveHass) -> None:
+    """Search, person, finger, Start and Cancel with Tab, Enter and Space; named controls."""
+    page = open_page(live_hass.token, "keyboard")
+    page.inside("input[type=search]").send_keys("ana", Keys.TAB)
+    assert page.focused()["data-user"] == USER_ID
+    page.keys(Keys.ENTER)
+    page.until(
+        lambda: page.inside(f'[data-user="{USER_ID}"]').get_attribute("aria-pressed") == "true",
+        "Ana chosen",
+    )
+    page.until(lambda: page.inside('[data-finger="3"]').is_enabled(), "fingers enabled")
+    # Left little to left thumb, then right thumb to right ring: the order they are drawn in.
+    page.keys(*[Keys.TAB] * 9)
+    assert page.focused()["aria-label"] in {
+        "3: right ring finger",
+        "3: right ring finger (enrolled)",
+    }
+    page.keys(Keys.SPACE)
+    page.until(
+        lambda: page.inside('[data-finger="3"]').get_attribute("aria-pressed") == "true",
+        "finger 3 chosen",
+    )
+    page.keys(Keys.TAB, Keys.TAB)  # the right little finger, then Start (Cancel is not usable)
+    assert page.focused()["text"] == "Start"
+    page.keys(Keys.ENTER)
+    page.status_is("waiting")
+    assert page.focused()["text"] == "Cancel"
+    page.keys(Keys.ENTER)
+    page.status_is("done", "cancelled")
+    assert page.focused()["text"] == "Start"
 
 
 def test_spanish(open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator) -> None:
@@ -314,9 +380,9 @@ def test_spanish(open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSim
     assert page.status().text == "Ana Garcia: pon el pulgar izquierdo en el terminal."
     press(sim)
     page.until(lambda: page.presses_done() == 1, "press 1 shown")
-    assert page.inside(".presses li").text == "Pulsación 1 de 3: hecha"
+    assert page.read(".presses li") == "Pulsación 1 de 3: hecha"
     page.screenshot("press-1")
-    page.button("cancel").click()
+    page.click("button.cancel")
     page.status_is("done", "cancelled")
     assert (
         page.status().text == "Registro cancelado. El terminal vuelve a funcionar con normalidad."

@@ -171,6 +171,8 @@ function terminals(hass) {
   });
 }
 
+const FOCUS_INSTEAD = { ".start": ".cancel", ".cancel": ".start" };
+
 // A selector that finds the focused control again once the card is drawn anew.
 function focusKey(active) {
   if (!active) return null;
@@ -460,7 +462,8 @@ class ZKTecoEnrollCard extends HTMLElement {
   _render() {
     if (!this._config) return;
     const root = this.shadowRoot;
-    const focused = focusKey(root.activeElement);
+    const focused = focusKey(root.activeElement) || this._refocus;
+    this._refocus = null;
     const layout = `${this._mode()} ${language(this._hass)}`;
     if (this._layout !== layout) this._build(layout);
     if (this._parts) {
@@ -472,7 +475,12 @@ class ZKTecoEnrollCard extends HTMLElement {
       this._parts.actions.replaceChildren(this._renderActions());
     }
     const again = focused && root.querySelector(focused);
-    if (again && again !== root.activeElement) again.focus();
+    if (!again || again === root.activeElement) return;
+    // Start and Cancel take turns being usable: the keyboard goes to whichever is.
+    const usable = again.disabled && focused in FOCUS_INSTEAD ? root.querySelector(FOCUS_INSTEAD[focused]) : again;
+    // Neither, while the terminal is asked to start: the focus waits for Cancel.
+    if (usable.disabled) this._refocus = focused;
+    else usable.focus();
   }
 
   _build(layout) {
