@@ -339,6 +339,31 @@ def test_bad_press_then_cancel(
     assert sim.wait_for(lambda terminal: not terminal.enrolling)
 
 
+def test_enrollment_started_elsewhere_can_be_cancelled(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """Started by an automation (or in another tab): the card says so and its Cancel ends it."""
+    page = open_page(live_hass.token, "en")
+    run_api(
+        live_hass,
+        lambda api: api.request(
+            "POST",
+            "/api/services/zkteco/enroll_finger",
+            live_hass.token,
+            json={"device_id": DEVICE_ID, "user_id": USER_ID, "finger_index": 9},
+        ),
+    )
+    assert sim.enrolling
+    page.choose("luis", ENROLLED_USER_ID, 5)
+    page.click("button.start")
+    page.status_is("done", "busy")
+    assert page.status().text.startswith("Another enrollment is running on this terminal.")
+    page.screenshot("busy")
+    page.click("button.cancel")
+    page.status_is("done", "cancelled")
+    assert sim.wait_for(lambda terminal: not terminal.enrolling)
+
+
 def test_keyboard_only(open_page: Callable[..., Page], live_hass: LiveHass) -> None:
     """Search, person, finger, Start and Cancel with Tab, Enter and Space; named controls."""
     page = open_page(live_hass.token, "keyboard")

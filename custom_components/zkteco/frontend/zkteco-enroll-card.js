@@ -428,6 +428,12 @@ class ZKTecoEnrollCard extends HTMLElement {
       });
     } catch (err) {
       this._showError(err);
+      return;
+    }
+    // An enrollment this card did not start (another tab, before a reload) ends unseen by it.
+    if (this._outcome === "busy") {
+      this._outcome = "cancelled";
+      this._render();
     }
   }
 
@@ -638,7 +644,7 @@ class ZKTecoEnrollCard extends HTMLElement {
       element("button", {
         type: "button",
         class: "cancel",
-        disabled: this._phase !== "waiting",
+        disabled: this._phase !== "waiting" && this._outcome !== "busy",
         text: this._t("cancel"),
         onclick: () => this._cancel(),
       }),
