@@ -362,6 +362,10 @@ def test_enrollment_started_elsewhere_can_be_cancelled(
     page.click("button.cancel")
     page.status_is("done", "cancelled")
     assert sim.wait_for(lambda terminal: not terminal.enrolling)
+    page.until(
+        lambda: page.read(f'[data-finger="{ENROLLED_FINGER}"]', "data-enrolled") == "true",
+        "the fingers read once the terminal is free",
+    )
 
 
 def test_keyboard_only(open_page: Callable[..., Page], live_hass: LiveHass) -> None:

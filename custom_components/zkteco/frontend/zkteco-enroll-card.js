@@ -433,6 +433,8 @@ class ZKTecoEnrollCard extends HTMLElement {
     // An enrollment this card did not start (another tab, before a reload) ends unseen by it.
     if (this._outcome === "busy") {
       this._outcome = "cancelled";
+      // Its fingers could not be read while the terminal was busy.
+      if (this._user) this._loadFingers(this._user.user_id);
       this._render();
     }
   }
