@@ -29,7 +29,15 @@ from selenium.webdriver.support.wait import WebDriverWait
 from devtools.hass_runner import REPO_ROOT, RunnerState, ensure_card_dashboard
 from zksim import PressOutcome, ZKSimulator
 
-from .conftest import DEVICE_ID, ENROLLED_FINGER, ENROLLED_USER_ID, USER_ID, LiveHass, run_api
+from .conftest import (
+    DEVICE_ID,
+    ENROLLED_FINGER,
+    ENROLLED_USER_ID,
+    TERMINAL_TIMEOUT,
+    USER_ID,
+    LiveHass,
+    run_api,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -122,16 +130,18 @@ class Page:
         self.until(got, f"{selector} read")
         return value[0]
 
-    def until(self, condition: Callable[[], bool], what: str) -> None:
+    def until(
+        self, condition: Callable[[], bool], what: str, timeout: float = CARD_TIMEOUT
+    ) -> None:
         # The card draws itself anew on every change: an element read a moment ago may be gone.
         WebDriverWait(
-            self.driver, CARD_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
+            self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
         ).until(lambda _driver: condition(), what)
 
     def status(self) -> WebElement:
         return self.inside(".status")
 
-    def status_is(self, phase: str, outcome: str = "") -> None:
+    def status_is(self, phase: str, outcome: str = "", timeout: float = CARD_TIMEOUT) -> None:
         def reached() -> bool:
             status = self.status()
             return (status.get_attribute("data-phase"), status.get_attribute("data-outcome")) == (
@@ -139,7 +149,7 @@ class Page:
                 outcome,
             )
 
-        self.until(reached, f"the card shows {phase} {outcome}")
+        self.until(reached, f"the card shows {phase} {outcome}", timeout)
 
     def presses_done(self) -> int:
         return len(
@@ -366,6 +376,29 @@ def test_enrollment_started_elsewhere_can_be_cancelled(
         lambda: page.read(f'[data-finger="{ENROLLED_FINGER}"]', "data-enrolled") == "true",
         "the fingers read once the terminal is free",
     )
+
+
+def test_terminal_unreachable(
+    open_page: Callable[..., Page],
+    live_hass: LiveHass,
+    switched_off_terminal: tuple[str, ZKSimulator],
+) -> None:
+    """The card of a terminal that is switched off says so, and what to do."""
+    device_id, _terminal = switched_off_terminal
+    page = open_page(live_hass.token, "en")
+    # The card as written in YAML with the config flow's device id.
+    page.driver.execute_script(
+        "arguments[0].setConfig({type: 'custom:zkteco-enroll-card', device_id: arguments[1]})",
+        page.card(),
+        device_id,
+    )
+    page.choose("ana", USER_ID, 1)
+    page.click("button.start")
+    page.status_is("done", "failed", timeout=TERMINAL_TIMEOUT)
+    assert page.status().text == (
+        "The terminal could not be reached. Check that it is on and connected, then try again."
+    )
+    page.screenshot("unreachable")
 
 
 def test_keyboard_only(open_page: Callable[..., Page], live_hass: LiveHass) -> None:

@@ -279,13 +279,14 @@ class ZKTecoEnrollCard extends HTMLElement {
       this._loadedFor = null;
     }
     this._render();
+    this._loadUsersOnce();
   }
 
   set hass(hass) {
     const first = !this._hass;
     const relanguaged = first || language(hass) !== language(this._hass);
     this._hass = hass;
-    if (this._canEnroll() && this._loadedFor !== this._config.device_id) this._loadUsers();
+    this._loadUsersOnce();
     if (this.isConnected && this._canEnroll() && !this._unsubscribe.length) this._subscribe();
     if (relanguaged) this._render();
   }
@@ -317,6 +318,10 @@ class ZKTecoEnrollCard extends HTMLElement {
 
   _fingerName(index) {
     return this._t("finger_names")[index];
+  }
+
+  _loadUsersOnce() {
+    if (this._canEnroll() && this._loadedFor !== this._config.device_id) this._loadUsers();
   }
 
   async _loadUsers() {
