@@ -1,9 +1,10 @@
 """scripts/develop: a live Home Assistant with a simulated K40, set up and ready to use.
 
 Starts `python -m zksim --demo` and a real `hass` on 127.0.0.1 with `config/` as its config
-dir, completes onboarding and adds the terminal through the config flow (both over HTTP), then
-prints how to log in and a ready curl line. Ctrl-C stops Home Assistant, then the simulator.
-Run it again and it reuses the owner, token and terminal; `--fresh` starts from nothing.
+dir, completes onboarding and adds the terminal through the config flow (both over HTTP), puts
+the enrollment card on a dashboard, then prints how to log in and a ready curl line. Ctrl-C
+stops Home Assistant, then the simulator. Run it again and it reuses the owner, token and
+terminal; `--fresh` starts from nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import aiohttp
+
 from devtools.hass_runner import (
     LOOPBACK,
     REPO_ROOT,
@@ -26,6 +29,7 @@ from devtools.hass_runner import (
     HassRunner,
     RunnerState,
     TerminalConfig,
+    ensure_card_dashboard,
     free_port,
     port_is_free,
 )
@@ -76,12 +80,15 @@ def running_simulator(port: int, log_path: Path) -> Iterator[int]:
         simulator.wait(10)
 
 
-def print_welcome(runner: HassRunner, state: RunnerState, sim_port: int, seconds: float) -> None:
+def print_welcome(
+    runner: HassRunner, state: RunnerState, sim_port: int, seconds: float, card_path: str
+) -> None:
     """Tell the user where Home Assistant is, how to log in and how to call the endpoint."""
     url = runner.url
     print(
         f"""
 Home Assistant is ready at {url}  (set up in {seconds:.1f} s)
+  Enrollment card: {url}{card_path}
   Log in as:     {state.admin.username} / {state.admin.password}   (administrator)
   Non-admin:     {state.reader.username} / {state.reader.password}
   Terminal:      simulated K40, device id "principal", on {LOOPBACK}:{sim_port},
@@ -97,6 +104,15 @@ Enroll a finger through the REST endpoint (demo presses follow after a few secon
 Ctrl-C stops Home Assistant and the simulator.""",
         flush=True,
     )
+
+
+async def add_card_dashboard(runner: HassRunner, state: RunnerState) -> str:
+    """The demo dashboard: the enrollment card of the simulated terminal."""
+    assert state.token is not None
+    async with aiohttp.ClientSession() as session:
+        return await ensure_card_dashboard(
+            session, runner.url, state.token, state.terminals["principal"].entry_id
+        )
 
 
 def wait_while_hass_runs(runner: HassRunner) -> None:
@@ -123,7 +139,8 @@ def run_until_stopped(runner: HassRunner, sim_port: int) -> None:
         runner.start()
         try:
             state = asyncio.run(runner.set_up([TerminalConfig(port=sim_port)]))
-            print_welcome(runner, state, sim_port, time.monotonic() - started)
+            card_path = asyncio.run(add_card_dashboard(runner, state))
+            print_welcome(runner, state, sim_port, time.monotonic() - started, card_path)
             wait_while_hass_runs(runner)
         finally:
             print("Stopping Home Assistant and the simulator ...", flush=True)

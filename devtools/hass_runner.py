@@ -1,7 +1,8 @@
 """Run a real Home Assistant (`hass`) as a subprocess and set it up the way a user would.
 
 Everything after start-up goes through Home Assistant's public HTTP and websocket APIs:
-onboarding, a long-lived token, a second (non-admin) user and the zkteco config flow. Used by
+onboarding, a long-lived token, a second (non-admin) user, the zkteco config flow and a
+dashboard with the enrollment card. Used by
 `scripts/develop` and by the end-to-end tests in `tests/e2e/`.
 
 Running it again on the same config dir reuses what exists: the credentials, token and config
@@ -33,6 +34,9 @@ INTEGRATION_DIR = REPO_ROOT / "custom_components" / "zkteco"
 STATE_FILE_NAME = ".zkteco_dev_state.json"
 CONSOLE_LOG_NAME = "hass-console.log"
 LOOPBACK = "127.0.0.1"
+# The dashboard that shows the enrollment card (ensure_card_dashboard).
+CARD_DASHBOARD = "zkteco-enroll"
+CARD_VIEW = "card"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 # Polling a loopback server costs nothing; clients that must subscribe to events right after a
@@ -361,6 +365,37 @@ async def create_long_lived_token(
         )
     finally:
         await ws.close()
+
+
+async def ensure_card_dashboard(
+    session: aiohttp.ClientSession, url: str, token: str, entry_id: str
+) -> str:
+    """Put the enrollment card of a terminal's entry on a dashboard; return the view's path.
+
+    Made through the dashboard websocket API, as the dashboard editor does; a second call
+    writes the same dashboard again.
+    """
+    ws = await HassWebSocket.connect(session, url, token)
+    try:
+        devices = await ws.call("config/device_registry/list")
+        [terminal] = [device for device in devices if entry_id in device["config_entries"]]
+        dashboards = await ws.call("lovelace/dashboards/list")
+        if not any(dashboard["url_path"] == CARD_DASHBOARD for dashboard in dashboards):
+            await ws.call(
+                "lovelace/dashboards/create",
+                url_path=CARD_DASHBOARD,
+                title="Enrollment",
+                icon="mdi:fingerprint",
+                mode="storage",
+                show_in_sidebar=True,
+                require_admin=False,
+            )
+        card = {"type": "custom:zkteco-enroll-card", "device_id": terminal["id"]}
+        view = {"title": "Enroll", "path": CARD_VIEW, "cards": [card]}
+        await ws.call("lovelace/config/save", url_path=CARD_DASHBOARD, config={"views": [view]})
+    finally:
+        await ws.close()
+    return f"/{CARD_DASHBOARD}/{CARD_VIEW}"
 
 
 async def ensure_non_admin_user(

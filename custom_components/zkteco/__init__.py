@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .attendance import delivered_store
+from .card import async_setup_card
 from .const import DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
 from .enrollment import EnrollmentManager
@@ -33,6 +34,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the REST view, shared by every terminal."""
     async_setup_services(hass)
     async_register_views(hass)
+    await async_setup_card(hass)
     return True
 
 

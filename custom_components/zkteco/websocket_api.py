@@ -1,0 +1,74 @@
+"""Websocket commands of the enrollment card: a terminal's people, and one person's fingers.
+
+Administrators only, as the enrollment actions the card calls are. Which fingers a person has is
+asked of the terminal (whether a template exists, never the template itself) in one worker job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components import websocket_api
+from homeassistant.core import HomeAssistant, callback
+import voluptuous as vol
+
+from .const import FINGER_INDEXES
+from .coordinator import async_find_coordinator
+from .enrollment import EnrollmentBusy, TerminalUnavailable, UserNotFound
+from .terminal import TerminalError, ZKTerminal
+
+# Typed loosely: Home Assistant >= 2026.4 turns voluptuous into probatio at import time and its
+# signatures name probatio's markers, which mypy does not find in voluptuous.
+USERS_SCHEMA: dict[Any, Any] = {
+    vol.Required("type"): "zkteco/users",
+    vol.Required("device_id"): str,
+}
+ENROLLED_FINGERS_SCHEMA: dict[Any, Any] = {
+    vol.Required("type"): "zkteco/enrolled_fingers",
+    vol.Required("device_id"): str,
+    vol.Required("user_id"): str,
+}
+
+
+@callback
+def async_register_commands(hass: HomeAssistant) -> None:
+    websocket_api.async_register_command(hass, websocket_users)
+    websocket_api.async_register_command(hass, websocket_enrolled_fingers)
+
+
+@websocket_api.require_admin
+@websocket_api.websocket_command(USERS_SCHEMA)
+@callback
+def websocket_users(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """The people the terminal knows, as last read from it."""
+    coordinator = async_find_coordinator(hass, msg["device_id"])
+    users = [
+        {"user_id": user.user_id, "name": user.name} for user in coordinator.data.users.values()
+    ]
+    connection.send_result(msg["id"], {"device_id": coordinator.device_id, "users": users})
+
+
+@websocket_api.require_admin
+@websocket_api.websocket_command(ENROLLED_FINGERS_SCHEMA)
+@websocket_api.async_response
+async def websocket_enrolled_fingers(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """The finger indexes (0-9, as in the API document) the person has a template for."""
+    coordinator = async_find_coordinator(hass, msg["device_id"])
+    if coordinator.enrollment.active:
+        # As the polls do: a question now would interrupt the terminal waiting for a finger.
+        raise EnrollmentBusy()
+    if (user := coordinator.data.users.get(msg["user_id"])) is None:
+        raise UserNotFound(user_id=msg["user_id"], device_id=coordinator.device_id)
+
+    def enrolled_fingers(terminal: ZKTerminal) -> list[int]:
+        return [finger for finger in FINGER_INDEXES if terminal.has_template(user.uid, finger)]
+
+    try:
+        fingers = await coordinator.worker.async_run(enrolled_fingers)
+    except TerminalError as err:
+        raise TerminalUnavailable(error=err) from err
+    connection.send_result(msg["id"], {"user_id": user.user_id, "fingers": fingers})
