@@ -17,14 +17,14 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.zkteco import worker
 from custom_components.zkteco.attendance import Cursor, needs_download
 from custom_components.zkteco.const import (
     CONF_TIMEZONE,
     DOMAIN,
     EVENT_ATTENDANCE,
 )
-from custom_components.zkteco.terminal import Punch, TerminalError
+from custom_components.zkteco.pull import worker
+from custom_components.zkteco.pull.terminal import Punch, TerminalError
 from zksim import (
     ClockReading,
     Record,

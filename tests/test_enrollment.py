@@ -29,7 +29,7 @@ from custom_components.zkteco.enrollment import (
     EnrollmentManager,
     TerminalUnavailable,
 )
-from custom_components.zkteco.terminal import (
+from custom_components.zkteco.pull.terminal import (
     EnrollmentResult,
     TerminalConnectionError,
     ZKTerminal,

@@ -13,10 +13,10 @@ from .const import DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
 from .enrollment import EnrollmentManager
 from .http import async_register_views
+from .pull.terminal import TerminalAuthError, TerminalError, TerminalInfo
+from .pull.worker import TerminalWorker
 from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
-from .terminal import TerminalAuthError, TerminalError, TerminalInfo
-from .worker import TerminalWorker
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 

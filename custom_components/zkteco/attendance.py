@@ -18,8 +18,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN, EVENT_ATTENDANCE, LOGGER
-from .terminal import AttendanceLog, Counters, Punch, TerminalUser, ZKTerminal
-from .worker import SessionOpened
+from .pull.terminal import AttendanceLog, Counters, Punch, TerminalUser, ZKTerminal
+from .pull.worker import SessionOpened
 
 if TYPE_CHECKING:
     from .coordinator import ZKTecoCoordinator

@@ -42,7 +42,7 @@ from .const import (
     PROTOCOL_UDP,
 )
 from .coordinator import ZKTecoConfigEntry, terminal_config
-from .terminal import TerminalAuthError, TerminalError, TerminalInfo, ZKTerminal
+from .pull.terminal import TerminalAuthError, TerminalError, TerminalInfo, ZKTerminal
 
 # A device id goes into URLs (/devices/{device_id}/...): short, lower case, no spaces.
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

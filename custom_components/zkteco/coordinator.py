@@ -33,7 +33,7 @@ from .enrollment import (
     EnrollmentStatus,
     TerminalUnavailable,
 )
-from .terminal import (
+from .pull.terminal import (
     Counters,
     TerminalAuthError,
     TerminalConfig,
@@ -42,7 +42,7 @@ from .terminal import (
     TerminalUser,
     ZKTerminal,
 )
-from .worker import ConnectionLost, TerminalWorker, WorkerEvent
+from .pull.worker import ConnectionLost, TerminalWorker, WorkerEvent
 
 type ZKTecoConfigEntry = ConfigEntry[ZKTecoCoordinator]
 

@@ -30,14 +30,14 @@ from .const import (
     FINGER_NAMES_ES,
     LOGGER,
 )
-from .terminal import (
+from .pull.terminal import (
     EnrollmentResult,
     FingerScored,
     TerminalError,
     TerminalUser,
     ZKTerminal,
 )
-from .worker import ConnectionLost, WorkerEvent
+from .pull.worker import ConnectionLost, WorkerEvent
 
 if TYPE_CHECKING:
     from .coordinator import ZKTecoCoordinator

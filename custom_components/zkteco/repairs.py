@@ -28,7 +28,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import CLOCK_TOLERANCE, DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator
-from .terminal import TerminalError
+from .pull.terminal import TerminalError
 
 if TYPE_CHECKING:  # annotations only: the oldest Home Assistant we support does not export it
     from homeassistant.components.repairs import RepairsFlowResult

@@ -29,7 +29,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 
-from .const import LOGGER
+from ..const import LOGGER
 from .terminal import (
     TerminalConfig,
     TerminalConnectionError,

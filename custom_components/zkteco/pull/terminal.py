@@ -65,7 +65,7 @@ from zk import ZK, const
 from zk.base import make_commkey
 from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
 
-from .const import CONNECT_TIMEOUT, LOGGER
+from ..const import CONNECT_TIMEOUT, LOGGER
 
 _TCP_TOP: Final = struct.Struct("<HHI")
 _HEADER: Final = struct.Struct("<4H")

@@ -12,9 +12,9 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.zkteco import worker as worker_module
 from custom_components.zkteco.const import EVENT_ATTENDANCE, PROTOCOL_UDP
-from custom_components.zkteco.terminal import (
+from custom_components.zkteco.pull import worker as worker_module
+from custom_components.zkteco.pull.terminal import (
     Punch,
     TerminalConfig,
     TerminalConnectionError,
@@ -22,7 +22,7 @@ from custom_components.zkteco.terminal import (
     TerminalRefusedError,
     ZKTerminal,
 )
-from custom_components.zkteco.worker import (
+from custom_components.zkteco.pull.worker import (
     ConnectionLost,
     SessionOpened,
     TerminalWorker,
