@@ -59,7 +59,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture
 def short_timeout() -> Iterator[None]:
     """Exchanges with the terminal give up after a fraction of a second."""
-    with patch("custom_components.zkteco.coordinator.CONNECT_TIMEOUT", SHORT_TIMEOUT):
+    with patch("custom_components.zkteco.pull.channel.CONNECT_TIMEOUT", SHORT_TIMEOUT):
         yield
 
 
@@ -165,7 +165,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
 
 

@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.zkteco.channel import EnrollmentResult, TerminalConnectionError
 from custom_components.zkteco.const import (
     DEFAULT_SCAN_INTERVAL,
     EVENT_ENROLLMENT_FINISHED,
@@ -29,11 +30,7 @@ from custom_components.zkteco.enrollment import (
     EnrollmentManager,
     TerminalUnavailable,
 )
-from custom_components.zkteco.pull.terminal import (
-    EnrollmentResult,
-    TerminalConnectionError,
-    ZKTerminal,
-)
+from custom_components.zkteco.pull.terminal import ZKTerminal
 from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
@@ -286,7 +283,7 @@ async def test_lost_connection_restores_the_terminal_once_back(
     assert "could not be re-enabled now" in caplog.text
     simulator.max_sessions = None
     simulator.reset_stats()
-    await init_integration.runtime_data.async_refresh()
+    await init_integration.runtime_data.coordinator.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
     assert_terminal_released(simulator)
 
@@ -319,7 +316,7 @@ async def test_enrollment_started_right_behind_a_release_is_released_too(
     assert [finished["result"] for finished in watch.finished] == ["cancelled", "failed"]
     simulator.max_sessions = None
     simulator.reset_stats()
-    await init_integration.runtime_data.async_refresh()
+    await init_integration.runtime_data.coordinator.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
 
 
