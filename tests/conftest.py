@@ -31,6 +31,9 @@ from custom_components.zkteco.const import (
 from zksim import ZKSimulator
 
 SNAPSHOTS_HA_VERSION = "2026.10.4"
+# The terminal's own finger numbers (FID) of the API's finger indexes used in the tests.
+RIGHT_THUMB = 5  # index 0
+RIGHT_INDEX = 6  # index 1
 HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
 # A terminal that stops answering must fail fast in tests, not after the real timeout.
 SHORT_TIMEOUT = 0.2
@@ -83,7 +86,7 @@ def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
     sim = ZKSimulator(host="127.0.0.1", port=0, udp=True)
     sim.add_user("123", "Ana Garcia")
     sim.add_user("7", "Luis Perez", privilege=14)
-    sim.add_template("7", 0)
+    sim.add_template("7", RIGHT_THUMB)
     sim.add_records(HISTORY_RECORDS, start=HISTORY_START)
     sim.enroll_timeout = 2.0
     sim.start()

@@ -40,7 +40,15 @@ from zksim import (
 )
 from zksim.records import pack_attlog_event
 
-from .conftest import BOTH_PROTOCOLS, HISTORY_RECORDS, PUNCH_TIME, poll, punch, until
+from .conftest import (
+    BOTH_PROTOCOLS,
+    HISTORY_RECORDS,
+    PUNCH_TIME,
+    RIGHT_INDEX,
+    poll,
+    punch,
+    until,
+)
 
 DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
 
@@ -401,7 +409,7 @@ async def test_punches_during_enrollment_on_one_session(
     punch(simulator, 1, user_id="7")
     await until(lambda: len(events) == 2 and not enrollment.active)
     await poll(hass, config_entry)
-    assert simulator.has_template("123", 1)
+    assert simulator.has_template("123", RIGHT_INDEX)
     assert simulator.sessions == 1
     assert delivered(events) == [("7", "09:00", False), ("7", "09:01", False)]
     await unload(hass, config_entry)

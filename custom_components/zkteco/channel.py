@@ -184,7 +184,8 @@ class TerminalChannel(Protocol):
     async def async_read_users(self) -> list[TerminalUser]: ...
 
     async def async_start_enrollment(self, user: TerminalUser, finger: int) -> bool:
-        """Ask the terminal to enroll the finger; False when the user already has it.
+        """Ask the terminal to enroll ``finger`` (its own number, the FID); False when the user
+        already has it.
 
         Answers once the terminal waits for the first press; what follows comes as events.
         """

@@ -141,6 +141,17 @@ def finger_name(finger_index: int) -> str:
     return FINGER_NAMES_ES[finger_index]
 
 
+def terminal_finger(finger_index: int) -> int:
+    """The terminal's own number (FID) of the document's finger ``finger_index``.
+
+    The document counts from the right thumb (0) to the right little finger (4), then from the
+    left thumb (5) to the left little finger (9); terminals count from the left little finger
+    (0) across to the right little finger (9). Sent as the terminal counts, the finger chosen
+    is the one its screen shows, and the one other software reading the terminal sees.
+    """
+    return 5 + finger_index if finger_index < 5 else 9 - finger_index
+
+
 def validate_finger_index(value: object) -> int:
     """An integer from 0 to 9; booleans and strings are refused."""
     if type(value) is not int or value not in FINGER_INDEXES:
@@ -259,7 +270,7 @@ class EnrollmentManager:
     async def _async_begin(self, enrollment: _Enrollment) -> None:
         user, finger = enrollment.user, enrollment.finger_index
         try:
-            started = await self._channel.async_start_enrollment(user, finger)
+            started = await self._channel.async_start_enrollment(user, terminal_finger(finger))
         except TerminalError as err:
             if self._channel.enrolling:  # it may wait for a finger although the answer was lost
                 await self._async_restore()
