@@ -604,17 +604,20 @@ def test_needs_download(records: int, cursor: Cursor | None, expected: bool) -> 
 @pytest.mark.parametrize(
     ("capabilities", "reads_the_log"), [(frozenset(), False), ({Capability.READ_LOG}, True)]
 )
-def test_polls_read_the_log_only_where_the_channel_can(
+def test_the_log_is_awaited_only_where_the_channel_can_read_it(
     hass: HomeAssistant, capabilities: frozenset[Capability], reads_the_log: bool
 ) -> None:
     """A channel that cannot read the log (Push: the terminal re-sends what was not
-    acknowledged) gets no catch-up to run in its polls."""
+    acknowledged) gets no catch-up to run in its polls, and its punches wait for none."""
+    published: list[object] = []
     tracker = AttendanceTracker(
         SimpleNamespace(capabilities=capabilities),  # type: ignore[arg-type]
         delivered_store(hass, "entry"),
         name="Principal",
         users=dict,
         localize=lambda when: when,
-        publish=lambda _: None,
+        publish=published.append,
     )
+    tracker.on_event(Punch("123", PUNCH_TIME, 1, 0))
     assert (tracker.catch_up([]) is not None) is reads_the_log
+    assert len(published) == (0 if reads_the_log else 1)

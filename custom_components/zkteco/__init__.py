@@ -9,7 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .attendance import AttendanceTracker, bus_publisher, delivered_store
-from .channel import TerminalAuthError, TerminalError
+from .channel import TerminalAuthError, TerminalChannel, TerminalError
 from .const import CONF_DEVICE_ID, DOMAIN
 from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, ZKTecoRuntimeData
 from .enrollment import EnrollmentManager
@@ -57,7 +57,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
 
 
 async def _async_set_up_parts(
-    hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: PullChannel
+    hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: TerminalChannel
 ) -> ZKTecoRuntimeData:
     """The parts side by side, each listening to the channel; the first poll done."""
     device_id: str = entry.data[CONF_DEVICE_ID]

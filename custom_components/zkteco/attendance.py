@@ -268,7 +268,9 @@ class AttendanceTracker:
         self._cursor: Cursor | None = None
         self._delivered: deque[PunchKey] = deque(maxlen=64)
         self._listeners: list[Callable[[PunchRecord], None]] = []
-        self._in_sync = False
+        # Live punches are held until a poll has read what the log holds before them; without
+        # the log, the terminal re-sends what it holds on its own, in order: nothing to await.
+        self._in_sync = Capability.READ_LOG not in self._capabilities
         self._held: list[Punch] = []
 
     async def async_load(self) -> None:
