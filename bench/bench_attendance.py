@@ -49,7 +49,7 @@ from custom_components.zkteco.const import (
     EVENT_ATTENDANCE,
     PROTOCOL_TCP,
 )
-from custom_components.zkteco.coordinator import ZKTecoCoordinator
+from custom_components.zkteco.coordinator import ZKTecoRuntimeData
 from devtools.machine import describe_machine
 from zksim import Record, ZKSimulator
 
@@ -205,9 +205,10 @@ async def punch_latency(hass: HomeAssistant, probe: LoopLagProbe) -> list[float]
     return latencies
 
 
-async def idle_poll(coordinator: ZKTecoCoordinator) -> tuple[float, int]:
+async def idle_poll(runtime: ZKTecoRuntimeData) -> tuple[float, int]:
     """Median seconds and bytes of a poll that finds nothing new."""
-    terminal = coordinator.worker.terminal
+    coordinator = runtime.coordinator
+    terminal = runtime.channel.worker.terminal
     times, sizes = [], []
     for _ in range(IDLE_POLLS):
         before = sum(terminal.traffic())
@@ -334,7 +335,7 @@ async def latency_during_download(hass: HomeAssistant, probe: LoopLagProbe) -> l
                     sim.log_history([Record(1, "123", when)])
                     stop = threading.Event()
                     punching = hass.async_add_executor_job(punch_until, sim, stop, minutes)
-                    await entry.runtime_data.async_refresh()
+                    await entry.runtime_data.coordinator.async_refresh()
                     stop.set()
                     made = await punching
                     await arrivals.wait(lambda made=made: set(made) <= arrivals.at.keys())
@@ -358,7 +359,7 @@ async def memory_after_sync(hass: HomeAssistant) -> tuple[int, int]:
         before = tracemalloc.take_snapshot()
         tracemalloc.reset_peak()
         async with loaded_entry(hass, sim) as entry:
-            await entry.runtime_data.async_refresh()
+            await entry.runtime_data.coordinator.async_refresh()
             gc.collect()
             after = tracemalloc.take_snapshot()
             _, peak = tracemalloc.get_traced_memory()

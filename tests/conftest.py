@@ -31,6 +31,9 @@ from custom_components.zkteco.const import (
 from zksim import ZKSimulator
 
 SNAPSHOTS_HA_VERSION = "2026.10.4"
+# The terminal's own finger numbers (FID) of the API's finger indexes used in the tests.
+RIGHT_THUMB = 5  # index 0
+RIGHT_INDEX = 6  # index 1
 HISTORY_START = datetime(2026, 11, 2, 8, 0, 0)
 # A terminal that stops answering must fail fast in tests, not after the real timeout.
 SHORT_TIMEOUT = 0.2
@@ -59,7 +62,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture
 def short_timeout() -> Iterator[None]:
     """Exchanges with the terminal give up after a fraction of a second."""
-    with patch("custom_components.zkteco.coordinator.CONNECT_TIMEOUT", SHORT_TIMEOUT):
+    with patch("custom_components.zkteco.pull.channel.CONNECT_TIMEOUT", SHORT_TIMEOUT):
         yield
 
 
@@ -83,7 +86,7 @@ def simulator(socket_enabled: None) -> Iterator[ZKSimulator]:
     sim = ZKSimulator(host="127.0.0.1", port=0, udp=True)
     sim.add_user("123", "Ana Garcia")
     sim.add_user("7", "Luis Perez", privilege=14)
-    sim.add_template("7", 0)
+    sim.add_template("7", RIGHT_THUMB)
     sim.add_records(HISTORY_RECORDS, start=HISTORY_START)
     sim.enroll_timeout = 2.0
     sim.start()
@@ -165,7 +168,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await entry.runtime_data.async_refresh()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
@@ -17,14 +18,19 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.zkteco import worker
-from custom_components.zkteco.attendance import Cursor, needs_download
+from custom_components.zkteco.attendance import (
+    AttendanceTracker,
+    Cursor,
+    delivered_store,
+    needs_download,
+)
+from custom_components.zkteco.channel import Capability, Punch, TerminalError
 from custom_components.zkteco.const import (
     CONF_TIMEZONE,
     DOMAIN,
     EVENT_ATTENDANCE,
 )
-from custom_components.zkteco.terminal import Punch, TerminalError
+from custom_components.zkteco.pull import worker
 from zksim import (
     ClockReading,
     Record,
@@ -34,7 +40,15 @@ from zksim import (
 )
 from zksim.records import pack_attlog_event
 
-from .conftest import BOTH_PROTOCOLS, HISTORY_RECORDS, PUNCH_TIME, poll, punch, until
+from .conftest import (
+    BOTH_PROTOCOLS,
+    HISTORY_RECORDS,
+    PUNCH_TIME,
+    RIGHT_INDEX,
+    poll,
+    punch,
+    until,
+)
 
 DOWNLOAD = sim_protocol.CMD_PREPARE_BUFFER
 
@@ -209,10 +223,10 @@ async def test_catch_up_waits_until_home_assistant_has_started(
     punch(simulator, 1)
     hass.set_state(CoreState.starting)
     await setup(hass, init_integration)
-    coordinator = init_integration.runtime_data
-    await coordinator.async_request_refresh()
+    runtime = init_integration.runtime_data
+    await runtime.coordinator.async_request_refresh()
     announced: list[object] = []
-    stop_listening = coordinator.worker.async_add_listener(announced.append)
+    stop_listening = runtime.channel.async_add_listener(announced.append)
     punch(simulator, 2, user_id="7")
     await until(lambda: any(isinstance(event, Punch) for event in announced))
     stop_listening()
@@ -254,7 +268,7 @@ async def test_live_punch_after_reconnect_follows_missed_ones(
     refresh in its 10 s cooldown: the catch-up poll does not wait for it (no time passes here).
     """
     monkeypatch.setattr(worker, "RECONNECT_INTERVAL", 0.05)
-    await init_integration.runtime_data.async_request_refresh()
+    await init_integration.runtime_data.coordinator.async_request_refresh()
     simulator.reboot_duration = 0.1
     simulator.reboot()
     punch(simulator, 0)
@@ -262,8 +276,9 @@ async def test_live_punch_after_reconnect_follows_missed_ones(
     simulator.reply_delay = 0.02  # the catch-up poll is still running when the next punch comes
     await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
     # Over UDP only a command shows that the terminal forgot the session (and it is no poll).
+    session = init_integration.runtime_data.channel.worker
     with contextlib.suppress(TerminalError):
-        await init_integration.runtime_data.worker.async_run(lambda terminal: terminal.read_clock())
+        await session.async_run(lambda terminal: terminal.read_clock())
     await hass.async_add_executor_job(
         simulator.wait_for, lambda sim: sim_protocol.CMD_REG_EVENT in sim.commands
     )
@@ -394,7 +409,7 @@ async def test_punches_during_enrollment_on_one_session(
     punch(simulator, 1, user_id="7")
     await until(lambda: len(events) == 2 and not enrollment.active)
     await poll(hass, config_entry)
-    assert simulator.has_template("123", 1)
+    assert simulator.has_template("123", RIGHT_INDEX)
     assert simulator.sessions == 1
     assert delivered(events) == [("7", "09:00", False), ("7", "09:01", False)]
     await unload(hass, config_entry)
@@ -584,3 +599,25 @@ async def test_delivered_punch_is_written_at_once(
 def test_needs_download(records: int, cursor: Cursor | None, expected: bool) -> None:
     """Only a counter the realtime events do not explain costs a download."""
     assert needs_download(records, cursor) is expected
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "reads_the_log"), [(frozenset(), False), ({Capability.READ_LOG}, True)]
+)
+def test_the_log_is_awaited_only_where_the_channel_can_read_it(
+    hass: HomeAssistant, capabilities: frozenset[Capability], reads_the_log: bool
+) -> None:
+    """A channel that cannot read the log (Push: the terminal re-sends what was not
+    acknowledged) gets no catch-up to run in its polls, and its punches wait for none."""
+    published: list[object] = []
+    tracker = AttendanceTracker(
+        SimpleNamespace(capabilities=capabilities),  # type: ignore[arg-type]
+        delivered_store(hass, "entry"),
+        name="Principal",
+        users=dict,
+        localize=lambda when: when,
+        publish=published.append,
+    )
+    tracker.on_event(Punch("123", PUNCH_TIME, 1, 0))
+    assert (tracker.catch_up([]) is not None) is reads_the_log
+    assert len(published) == (0 if reads_the_log else 1)

@@ -396,7 +396,7 @@ async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options == {CONF_TIMEZONE: "America/Bogota"}
-    coordinator = init_integration.runtime_data
+    coordinator = init_integration.runtime_data.coordinator
     assert coordinator.timezone == ZoneInfo("America/Bogota")
     assert coordinator.data.clock.tzinfo == ZoneInfo("America/Bogota")
 
@@ -407,7 +407,7 @@ async def test_poll_interval_saved_by_an_older_version_is_ignored(
 ) -> None:
     """The entry still sets up; it polls like every other."""
     assert init_integration.state is ConfigEntryState.LOADED
-    assert init_integration.runtime_data.update_interval == DEFAULT_SCAN_INTERVAL
+    assert init_integration.runtime_data.coordinator.update_interval == DEFAULT_SCAN_INTERVAL
 
 
 # -- discovery -----------------------------------------------------------------------------------

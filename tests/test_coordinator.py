@@ -37,7 +37,7 @@ async def test_users_read_when_their_count_changes(
     simulator.reset_stats()
     await poll(hass, init_integration)
     assert sim_protocol.CMD_PREPARE_BUFFER in simulator.commands
-    assert init_integration.runtime_data.data.users["9"].name == "Marta Ruiz"
+    assert init_integration.runtime_data.coordinator.data.users["9"].name == "Marta Ruiz"
     assert hass.states.get(USERS_SENSOR).state == "3"
 
 
@@ -50,11 +50,11 @@ async def test_users_read_again_now_and_then(
     """A rename keeps the user count: the list is read again every few minutes anyway."""
     simulator.add_user("123", "Ana Garcia Lopez")
     await poll(hass, init_integration)
-    assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia"
+    assert init_integration.runtime_data.coordinator.data.users["123"].name == "Ana Garcia"
 
     freezer.tick(USERS_REREAD_INTERVAL)
     await poll(hass, init_integration)
-    assert init_integration.runtime_data.data.users["123"].name == "Ana Garcia Lopez"
+    assert init_integration.runtime_data.coordinator.data.users["123"].name == "Ana Garcia Lopez"
 
 
 async def test_one_poll_on_setup_and_on_reload(
@@ -107,12 +107,12 @@ async def test_no_poll_while_enrolling(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
 ) -> None:
     """The terminal waits for a finger: polls leave it alone."""
-    coordinator = init_integration.runtime_data
-    await coordinator.enrollment.async_start("123", 1)
+    enrollment = init_integration.runtime_data.enrollment
+    await enrollment.async_start("123", 1)
     simulator.reset_stats()
     await poll(hass, init_integration)
     assert simulator.commands == []
-    await coordinator.enrollment.async_cancel()
+    await enrollment.async_cancel()
 
 
 @pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: "Pacific/Chatham"}])
@@ -132,5 +132,5 @@ async def test_timezone_read_off_the_event_loop(
         assert await hass.config_entries.async_setup(config_entry.entry_id)
     assert readers
     assert hass.loop_thread_id not in readers
-    assert config_entry.runtime_data.timezone == real_zone("Pacific/Chatham")
+    assert config_entry.runtime_data.coordinator.timezone == real_zone("Pacific/Chatham")
     assert await hass.config_entries.async_unload(config_entry.entry_id)

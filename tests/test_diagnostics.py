@@ -19,7 +19,7 @@ from syrupy.filters import props
 from custom_components.zkteco.const import DOMAIN
 from zksim import ZKSimulator
 
-from .conftest import entry_data
+from .conftest import RIGHT_THUMB, entry_data
 
 COMM_KEY = 271828
 
@@ -64,7 +64,7 @@ async def test_no_personal_data(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     text = json.dumps(diagnostics)
 
-    template = simulator.template_of(2, 0)
+    template = simulator.template_of(2, RIGHT_THUMB)
     assert template is not None
     secrets = [
         *(user.name for user in simulator.users),

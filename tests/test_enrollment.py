@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.zkteco.channel import EnrollmentResult, TerminalConnectionError
 from custom_components.zkteco.const import (
     DEFAULT_SCAN_INTERVAL,
     EVENT_ENROLLMENT_FINISHED,
@@ -27,13 +28,11 @@ from custom_components.zkteco.enrollment import (
     PRESS_TIMEOUT,
     EnrollmentBusy,
     EnrollmentManager,
+    FingerAlreadyEnrolled,
     TerminalUnavailable,
+    terminal_finger,
 )
-from custom_components.zkteco.terminal import (
-    EnrollmentResult,
-    TerminalConnectionError,
-    ZKTerminal,
-)
+from custom_components.zkteco.pull.terminal import ZKTerminal
 from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
     CMD_CANCELCAPTURE,
@@ -43,6 +42,8 @@ from zksim.protocol import (
     CMD_GET_FREE_SIZES,
     CMD_STARTENROLL,
 )
+
+from .conftest import RIGHT_INDEX
 
 ENROLLMENT_SENSOR = "sensor.principal_enrollment"
 FINGERPRINTS_SENSOR = "sensor.principal_fingerprints"
@@ -145,7 +146,7 @@ async def test_three_presses_enroll_the_finger(
     assert watch.presses == [(1, "good"), (2, "good"), (3, "good")]
     assert watch.states == ["waiting_press_1", "waiting_press_2", "waiting_press_3", "success"]
     assert hass.states.get(ENROLLMENT_SENSOR).attributes["presses"] == 3
-    assert simulator.has_template("123", 1)
+    assert simulator.has_template("123", RIGHT_INDEX)
     assert state_of(hass, FINGERPRINTS_SENSOR) == "2"
     assert CMD_GET_FREE_SIZES not in simulator.commands  # counted without a poll
     assert CMD_ENABLEDEVICE in simulator.commands
@@ -215,7 +216,7 @@ async def test_terminal_ends_without_a_template(
     assert (await watch.result(hass))["result"] == result
     assert state_of(hass, ENROLLMENT_SENSOR) == result
     assert state_of(hass, FINGERPRINTS_SENSOR) == "1"
-    assert not simulator.has_template("123", 1)
+    assert not simulator.has_template("123", RIGHT_INDEX)
     assert_terminal_released(simulator)
 
 
@@ -286,7 +287,7 @@ async def test_lost_connection_restores_the_terminal_once_back(
     assert "could not be re-enabled now" in caplog.text
     simulator.max_sessions = None
     simulator.reset_stats()
-    await init_integration.runtime_data.async_refresh()
+    await init_integration.runtime_data.coordinator.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
     assert_terminal_released(simulator)
 
@@ -319,7 +320,7 @@ async def test_enrollment_started_right_behind_a_release_is_released_too(
     assert [finished["result"] for finished in watch.finished] == ["cancelled", "failed"]
     simulator.max_sessions = None
     simulator.reset_stats()
-    await init_integration.runtime_data.async_refresh()
+    await init_integration.runtime_data.coordinator.async_refresh()
     assert simulator.commands[:3] == [CMD_CONNECT, CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
 
 
@@ -474,3 +475,39 @@ async def test_answer_lost_after_asking_to_enroll(
         await manager.async_start("123", 1)
     assert simulator.commands[-2:] == [CMD_CANCELCAPTURE, CMD_ENABLEDEVICE]
     assert_terminal_released(simulator)
+
+
+@pytest.mark.parametrize(
+    ("finger_index", "terminal_fid"),
+    [(0, 5), (1, 6), (2, 7), (3, 8), (4, 9), (5, 4), (6, 3), (7, 2), (8, 1), (9, 0)],
+)
+def test_the_terminal_counts_fingers_from_the_left_little(
+    finger_index: int, terminal_fid: int
+) -> None:
+    """The document counts from the right thumb, the terminal from the left little finger."""
+    assert terminal_finger(finger_index) == terminal_fid
+
+
+async def test_the_terminal_enrolls_the_finger_chosen(
+    hass: HomeAssistant, simulator: ZKSimulator, manager: EnrollmentManager, watch: Watch
+) -> None:
+    """Index 1, the right index, is the terminal's finger 6: its screen shows the right finger."""
+    await manager.async_start("123", 1)
+    for _ in range(3):
+        simulator.press_finger(PressOutcome.GOOD)
+    assert (await watch.result(hass))["result"] == "success"
+    assert simulator.has_template("123", 6)
+    assert not simulator.has_template("123", 1)
+
+
+async def test_already_enrolled_means_the_same_finger_on_the_terminal(
+    simulator: ZKSimulator, manager: EnrollmentManager
+) -> None:
+    """The terminal's finger 1 is the left ring: it does not make index 1 (right index) taken."""
+    simulator.add_template("123", 1)
+    await manager.async_start("123", 1)
+    await manager.async_cancel()
+
+    simulator.add_template("123", 6)
+    with pytest.raises(FingerAlreadyEnrolled):
+        await manager.async_start("123", 1)

@@ -22,9 +22,9 @@ from syrupy.assertion import SnapshotAssertion
 import yaml
 
 import custom_components.zkteco
-from custom_components.zkteco.coordinator import terminal_config
 from custom_components.zkteco.enrollment import EnrollmentError
 from custom_components.zkteco.http import JSON, EnrollFingerView
+from custom_components.zkteco.pull.channel import terminal_config
 from zksim import ZKSimulator
 
 from .conftest import add_unreachable_terminal

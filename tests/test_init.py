@@ -112,7 +112,7 @@ async def test_two_terminals(
             registry_entry.device_id
             for registry_entry in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
         } == {device.id}
-    assert second.runtime_data.device_id == "almacen"
+    assert second.runtime_data.coordinator.device_id == "almacen"
     assert second.data[CONF_DEVICE_ID] == "almacen"
     await hass.config_entries.async_unload(second.entry_id)
     await hass.async_block_till_done()
@@ -149,7 +149,7 @@ async def test_punch_while_unloading_is_delivered_once(
 ) -> None:
     """A punch that comes as the session closes is remembered: a reload does not repeat it."""
     events = async_capture_events(hass, EVENT_ATTENDANCE)
-    worker = init_integration.runtime_data.worker
+    worker = init_integration.runtime_data.channel.worker
     stop = worker.async_stop
 
     async def punch_then_stop() -> None:

@@ -230,7 +230,7 @@ def test_entity_has_an_icon(platform: str, description: EntityDescription) -> No
 def raised_translation_keys() -> set[str]:
     """Keys of every exception the code raises with a translation (calls and ``code = ...``)."""
     keys: set[str] = set()
-    for source in INTEGRATION.glob("*.py"):
+    for source in INTEGRATION.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 arguments = {keyword.arg: keyword.value for keyword in node.keywords}

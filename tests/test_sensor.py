@@ -78,7 +78,7 @@ async def test_values_follow_the_terminal(
     assert state_of(hass, "sensor.principal_users") == "3"
     assert state_of(hass, "sensor.principal_fingerprints") == "2"
     assert state_of(hass, "sensor.principal_attendance_records") == "21"
-    assert init_integration.runtime_data.data.users["50"].name == "Nuevo Usuario"
+    assert init_integration.runtime_data.coordinator.data.users["50"].name == "Nuevo Usuario"
 
 
 async def test_users_read_only_when_their_count_changes(

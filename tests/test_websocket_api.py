@@ -56,12 +56,15 @@ async def test_enrolled_fingers_read_from_the_terminal(
     init_integration: MockConfigEntry,
     simulator: ZKSimulator,
 ) -> None:
-    """Asked of the terminal each time: a finger enrolled at its keypad shows at once."""
+    """Asked of the terminal each time: a finger enrolled at its keypad shows at once.
+
+    The terminal numbers its fingers its own way; the card gets the API document's numbers.
+    """
     fingers = {"type": "zkteco/enrolled_fingers", "device_id": "principal", "user_id": "123"}
     assert (await ask(hass, hass_ws_client, **fingers))["result"]["fingers"] == []
-    simulator.add_template("123", 3)
-    simulator.add_template("123", 9)
-    assert (await ask(hass, hass_ws_client, **fingers))["result"]["fingers"] == [3, 9]
+    simulator.add_template("123", 3)  # the terminal's left index: the document's 6
+    simulator.add_template("123", 9)  # the terminal's right little: the document's 4
+    assert (await ask(hass, hass_ws_client, **fingers))["result"]["fingers"] == [4, 6]
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,16 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .attendance import delivered_store
+from .attendance import AttendanceTracker, bus_publisher, delivered_store
 from .card import async_setup_card
-from .const import DOMAIN
-from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, terminal_config
+from .channel import TerminalAuthError, TerminalChannel, TerminalError
+from .const import CONF_DEVICE_ID, DOMAIN
+from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, ZKTecoRuntimeData
 from .enrollment import EnrollmentManager
 from .http import async_register_views
+from .pull.channel import PullChannel, terminal_config
 from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
-from .terminal import TerminalAuthError, TerminalError, TerminalInfo
-from .worker import TerminalWorker
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -39,35 +39,62 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bool:
-    """Open the terminal's worker, read it once, then set up its entities."""
-    worker = TerminalWorker(hass, terminal_config(dict(entry.data)), entry.title)
-    worker.start()
+    """Open the terminal's channel, read it once, then set up its entities."""
+    channel = PullChannel(hass, terminal_config(dict(entry.data)), entry.title)
     try:
-        info = await _async_identify(hass, worker, entry)
-        coordinator = ZKTecoCoordinator(hass, entry, worker, info)
-        coordinator.enrollment = EnrollmentManager(hass, coordinator)
-        await coordinator.async_setup()
-        await coordinator.async_config_entry_first_refresh()
+        await _async_identify(hass, channel, entry)
+        runtime = await _async_set_up_parts(hass, entry, channel)
     except BaseException:
-        await worker.async_stop()
+        await channel.async_stop()
         raise
-    entry.async_on_unload(worker.async_add_listener(coordinator.enrollment.on_event))
-    entry.runtime_data = coordinator
-    entry.async_on_unload(async_watch(hass, coordinator))
+    entry.runtime_data = runtime
+    entry.async_on_unload(async_watch(hass, runtime))
 
     async def _async_on_stop(_event: Event) -> None:
-        await _async_shutdown(coordinator)
+        await _async_shutdown(runtime)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+async def _async_set_up_parts(
+    hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: TerminalChannel
+) -> ZKTecoRuntimeData:
+    """The parts side by side, each listening to the channel; the first poll done."""
+    device_id: str = entry.data[CONF_DEVICE_ID]
+    coordinator = ZKTecoCoordinator(hass, entry, channel)
+    attendance = AttendanceTracker(
+        channel,
+        delivered_store(hass, entry.entry_id),
+        name=entry.title,
+        users=coordinator.known_users,
+        localize=coordinator.localize,
+        publish=bus_publisher(hass, device_id, channel.info.serial_number),
+    )
+    enrollment = EnrollmentManager(
+        hass,
+        entry,
+        channel,
+        coordinator,
+        device_id=device_id,
+        on_enrolled=coordinator.async_count_new_finger,
+    )
+    coordinator.attendance = attendance
+    await attendance.async_load()
+    # Attendance first: a new session puts it out of sync before the coordinator polls.
+    entry.async_on_unload(channel.async_add_listener(attendance.on_event))
+    await coordinator.async_setup()
+    entry.async_on_unload(channel.async_add_listener(enrollment.on_event))
+    await coordinator.async_config_entry_first_refresh()
+    return ZKTecoRuntimeData(channel, coordinator, attendance, enrollment)
+
+
 async def _async_identify(
-    hass: HomeAssistant, worker: TerminalWorker, entry: ZKTecoConfigEntry
-) -> TerminalInfo:
+    hass: HomeAssistant, channel: PullChannel, entry: ZKTecoConfigEntry
+) -> None:
     try:
-        info = await worker.async_run(lambda terminal: terminal.read_info())
+        info = await channel.async_open()
     except TerminalAuthError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -87,7 +114,6 @@ async def _async_identify(
             translation_placeholders={"serial_number": info.serial_number},
         )
     async_right_terminal(hass, entry)
-    return info
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bool:
@@ -103,8 +129,8 @@ async def async_remove_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> N
     await delivered_store(hass, entry.entry_id).async_remove()
 
 
-async def _async_shutdown(coordinator: ZKTecoCoordinator) -> None:
-    await coordinator.enrollment.async_shutdown()
-    await coordinator.worker.async_stop()
+async def _async_shutdown(runtime: ZKTecoRuntimeData) -> None:
+    await runtime.enrollment.async_shutdown()
+    await runtime.channel.async_stop()
     # Saved last: a punch announced until the session closed is remembered as delivered.
-    await coordinator.attendance.async_save()
+    await runtime.attendance.async_save()

@@ -4,6 +4,9 @@ Realtime events deliver a punch as it happens. The log on the terminal is the tr
 a poll reads the record counter, and downloads the log only when the counter moved by more than
 the realtime events explain (the terminal was offline, Home Assistant was down, events are not
 supported, the log was cleared). What was delivered is remembered on disk.
+
+The tracker knows the terminal only through its channel's events and, where the channel can
+read the log on demand (``Capability.READ_LOG``), through the catch-up it runs within each poll.
 """
 
 from __future__ import annotations
@@ -12,17 +15,24 @@ from collections import deque
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
+from .channel import (
+    Capability,
+    CatchUp,
+    ChannelEvent,
+    Counters,
+    LogReader,
+    Punch,
+    PunchLog,
+    SessionOpened,
+    TerminalChannel,
+    TerminalUser,
+)
 from .const import DOMAIN, EVENT_ATTENDANCE, LOGGER
-from .terminal import AttendanceLog, Counters, Punch, TerminalUser, ZKTerminal
-from .worker import SessionOpened
-
-if TYPE_CHECKING:
-    from .coordinator import ZKTecoCoordinator
 
 STORAGE_VERSION: Final = 1
 # Written in the next turn of the event loop (a burst of punches makes one write): the shorter
@@ -140,15 +150,30 @@ def needs_download(records: int, cursor: Cursor | None) -> bool:
     return cursor is None or records != cursor.total + len(cursor.unconfirmed)
 
 
+@callback
+def bus_publisher(
+    hass: HomeAssistant, device_id: str, serial_number: str
+) -> Callable[[PunchRecord], None]:
+    """Fires each delivered punch on the bus as ``zkteco_attendance``."""
+
+    def publish(record: PunchRecord) -> None:
+        hass.bus.async_fire(
+            EVENT_ATTENDANCE,
+            {"device_id": device_id, "serial_number": serial_number, **record.as_event_data()},
+        )
+
+    return publish
+
+
 def collect(
-    terminal: ZKTerminal,
+    terminal: LogReader,
     counters: Counters,
     cursor: Cursor | None,
     users: list[TerminalUser],
     *,
     in_sync: bool,
 ) -> Collected | None:
-    """On the worker thread: download and decode the log only when it is needed.
+    """Within a poll: download and decode the log only when it is needed.
 
     Out of sync (a new session), the counter alone cannot tell a log cleared and refilled
     to the same count: the log is read once.
@@ -168,9 +193,7 @@ def collect(
     )
 
 
-def _new_records(
-    log: AttendanceLog, cursor: Cursor | None, users: Container[str]
-) -> list[Punch | None]:
+def _new_records(log: PunchLog, cursor: Cursor | None, users: Container[str]) -> list[Punch | None]:
     """What the log holds after the cursor's anchor (decoding only that, in the usual case)."""
     if cursor is None:  # first setup: the history is not news
         return []
@@ -223,14 +246,31 @@ class AttendanceTracker:
     exactly once otherwise.
     """
 
-    def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
-        self._hass = hass
-        self._coordinator = coordinator
-        self._store = delivered_store(hass, coordinator.config_entry.entry_id)
+    def __init__(
+        self,
+        channel: TerminalChannel,
+        store: Store[dict[str, Any]],
+        *,
+        name: str,
+        users: Callable[[], Mapping[str, TerminalUser]],
+        localize: Callable[[datetime], datetime],
+        publish: Callable[[PunchRecord], None],
+    ) -> None:
+        """``users`` names the punches of live events, ``localize`` gives the terminal's times
+        their timezone, ``publish`` announces each delivered punch."""
+        self._capabilities = channel.capabilities
+        self._store = store
+        self._name = name
+        self._users = users
+        self._localize = localize
+        self._publish = publish
+        self.last_punch: PunchRecord | None = None
         self._cursor: Cursor | None = None
         self._delivered: deque[PunchKey] = deque(maxlen=64)
         self._listeners: list[Callable[[PunchRecord], None]] = []
-        self._in_sync = False
+        # Live punches are held until a poll has read what the log holds before them; without
+        # the log, the terminal re-sends what it holds on its own, in order: nothing to await.
+        self._in_sync = Capability.READ_LOG not in self._capabilities
         self._held: list[Punch] = []
 
     async def async_load(self) -> None:
@@ -251,61 +291,71 @@ class AttendanceTracker:
     def snapshot(self) -> Cursor | None:
         return self._cursor
 
-    @property
-    def in_sync(self) -> bool:
-        """Whether every punch logged since the last poll came with a realtime event."""
-        return self._in_sync
-
     @callback
     def async_add_listener(self, listener: Callable[[PunchRecord], None]) -> Callable[[], None]:
         """Call ``listener`` with each delivered punch."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def catch_up(self, known_users: list[TerminalUser]) -> CatchUp[Collected | None] | None:
+        """What a poll runs to reconcile the log, None where the channel cannot read it.
+
+        A channel that cannot read the log on demand has its terminal re-send what was not
+        acknowledged: nothing to reconcile. ``known_users`` serve when the poll reads none.
+        """
+        if Capability.READ_LOG not in self._capabilities:
+            return None
+        cursor, in_sync = self._cursor, self._in_sync
+
+        def reconcile(
+            counters: Counters, users: list[TerminalUser] | None, log: LogReader
+        ) -> Collected | None:
+            all_users = users if users is not None else known_users
+            return collect(log, counters, cursor, all_users, in_sync=in_sync)
+
+        return reconcile
+
     @callback
     def apply(
         self, records: int, collected: Collected | None, users: Mapping[str, TerminalUser]
-    ) -> PunchRecord | None:
+    ) -> None:
         """Take a poll's result: deliver what the log holds that was not delivered yet.
 
         ``users`` are the ones the poll read: a punch of a user added since the last poll has
         its name.
         """
         cursor = self._cursor
-        last = None
         if collected is None:
             if cursor is not None:
                 self._set_cursor(cursor.confirm(records))
         elif cursor is None:
             self._set_cursor(Cursor(collected.total, collected.anchor, head=collected.head))
             if collected.newest is not None:  # shown, not delivered: it is history
-                last = self._record(collected.newest, users, caught_up=True)
+                self.last_punch = self._record(collected.newest, users, caught_up=True)
         else:
-            last = self._deliver_new(cursor, collected, users)
+            self._deliver_new(cursor, collected, users)
         self._in_sync = True
         held, self._held = self._held, []
         for punch in held:
-            last = self._deliver_live(punch, users) or last
-        return last
+            self._deliver_live(punch, users)
 
     def _deliver_new(
         self, cursor: Cursor, collected: Collected, users: Mapping[str, TerminalUser]
-    ) -> PunchRecord | None:
+    ) -> None:
         """In the log's order: what events missed is caught up, held events are live."""
         if collected.unreadable:
             # Said once: the next downloads start after these records. Never their bytes, which
             # identify a person.
             LOGGER.warning(
                 "%s: skipped %d new attendance records with an impossible date",
-                self._coordinator.name,
+                self._name,
                 collected.unreadable,
             )
         held = {punch_key(punch) for punch in self._held}
-        last = None
         for punch in collected.new:
             key = punch_key(punch)
             if key in held or key not in cursor.unconfirmed:
-                last = self._deliver_once(punch, users, caught_up=key not in held) or last
+                self._deliver_once(punch, users, caught_up=key not in held)
         # Announced before the download yet not in it: the log moved past them for good.
         settled = {punch_key(punch) for punch in collected.new}.union(collected.awaited)
         self._set_cursor(
@@ -316,39 +366,24 @@ class AttendanceTracker:
                 collected.head,
             )
         )
-        return last
 
     @callback
-    def on_event(self, event: object) -> None:
+    def on_event(self, event: ChannelEvent) -> None:
         """Deliver a punch the terminal announced as it happened."""
         if isinstance(event, SessionOpened):
-            self._session_opened()
+            # Events may have been missed since the last session: held until a poll read the log.
+            self._in_sync = False
         elif isinstance(event, Punch):
             if not self._in_sync:
                 self._hold(event)
-            elif record := self._deliver_live(event, self._known_users()):
-                self._coordinator.async_publish(last_punch=record)
-
-    def _session_opened(self) -> None:
-        """Events may have been missed since the last session: read the log before going on.
-
-        At once, not through the debounced refresh: live punches wait for this poll.
-        """
-        self._in_sync = False
-        if self._coordinator.data is not None:  # else the first refresh is running already
-            self._coordinator.config_entry.async_create_task(
-                self._hass, self._coordinator.async_refresh()
-            )
+            else:
+                self._deliver_live(event, self._users())
 
     def _hold(self, punch: Punch) -> None:
         if punch_key(punch) not in map(punch_key, self._held):
             self._held.append(punch)
 
-    def _known_users(self) -> Mapping[str, TerminalUser]:
-        data = self._coordinator.data
-        return data.users if data is not None else {}
-
-    def _deliver_live(self, punch: Punch, users: Mapping[str, TerminalUser]) -> PunchRecord | None:
+    def _deliver_live(self, punch: Punch, users: Mapping[str, TerminalUser]) -> None:
         """A punch an event announced: in the log after the cursor, until a poll confirms it.
 
         It is remembered before it is delivered, so that a crash cannot replay it as missed.
@@ -356,30 +391,21 @@ class AttendanceTracker:
         key = punch_key(punch)
         cursor = self._cursor
         if key in self._delivered or (cursor is not None and key in cursor.unconfirmed):
-            return None
+            return
         if cursor is not None:
             self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
-        return self._deliver_once(punch, users, caught_up=False)
+        self._deliver_once(punch, users, caught_up=False)
 
     def _deliver_once(
         self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
-    ) -> PunchRecord | None:
+    ) -> None:
         if punch_key(punch) in self._delivered:
-            return None
-        record = self._record(punch, users, caught_up=caught_up)
+            return
+        self.last_punch = record = self._record(punch, users, caught_up=caught_up)
         self._delivered.append(punch_key(punch))
-        coordinator = self._coordinator
-        self._hass.bus.async_fire(
-            EVENT_ATTENDANCE,
-            {
-                "device_id": coordinator.device_id,
-                "serial_number": coordinator.info.serial_number,
-                **record.as_event_data(),
-            },
-        )
+        self._publish(record)
         for listener in list(self._listeners):
             listener(record)
-        return record
 
     def _record(
         self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
@@ -388,7 +414,7 @@ class AttendanceTracker:
         return PunchRecord(
             user_id=punch.user_id,
             name=(user.name or None) if user else None,
-            time=self._coordinator.localize(punch.timestamp),
+            time=self._localize(punch.timestamp),
             punch=punch.punch,
             kind=PUNCH_KINDS.get(punch.punch, "other"),
             verify=punch.status,

@@ -30,4 +30,4 @@ class ZKTecoEnrollButton(ZKTecoEntity, ButtonEntity):
     """Puts the terminal in enrollment mode for the chosen user and finger."""
 
     async def async_press(self) -> None:
-        await self.coordinator.enrollment.async_start_selected()
+        await self.runtime.enrollment.async_start_selected()

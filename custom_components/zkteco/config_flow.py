@@ -30,6 +30,7 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.util import slugify
 import voluptuous as vol
 
+from .channel import TerminalAuthError, TerminalError, TerminalInfo
 from .const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
@@ -41,8 +42,9 @@ from .const import (
     PROTOCOL_TCP,
     PROTOCOL_UDP,
 )
-from .coordinator import ZKTecoConfigEntry, terminal_config
-from .terminal import TerminalAuthError, TerminalError, TerminalInfo, ZKTerminal
+from .coordinator import ZKTecoConfigEntry
+from .pull.channel import terminal_config
+from .pull.terminal import ZKTerminal
 
 # A device id goes into URLs (/devices/{device_id}/...): short, lower case, no spaces.
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

@@ -1,12 +1,16 @@
-"""Keeps what Home Assistant knows about one terminal up to date."""
+"""Keeps what Home Assistant polls from one terminal up to date, and holds its entry's parts.
+
+The coordinator's data is what a poll reads: counters, clock, users. What the terminal pushes
+(punches, the enrollment's progress) is followed by the attendance tracker and the enrollment
+manager, side by side with it in the entry's runtime data.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
@@ -14,37 +18,38 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .attendance import AttendanceTracker, Collected, PunchRecord, collect
+from .attendance import AttendanceTracker
+from .channel import (
+    ChannelEvent,
+    ConnectionLost,
+    Counters,
+    SessionOpened,
+    TerminalAuthError,
+    TerminalChannel,
+    TerminalError,
+    TerminalUser,
+)
 from .const import (
-    CONF_COMM_KEY,
     CONF_DEVICE_ID,
-    CONF_PROTOCOL,
     CONF_TIMEZONE,
-    CONNECT_TIMEOUT,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
-    PROTOCOL_UDP,
     USERS_REREAD_INTERVAL,
 )
-from .enrollment import (
-    DeviceNotFound,
-    EnrollmentManager,
-    EnrollmentStatus,
-    TerminalUnavailable,
-)
-from .terminal import (
-    Counters,
-    TerminalAuthError,
-    TerminalConfig,
-    TerminalError,
-    TerminalInfo,
-    TerminalUser,
-    ZKTerminal,
-)
-from .worker import ConnectionLost, TerminalWorker, WorkerEvent
+from .enrollment import DeviceNotFound, EnrollmentManager, TerminalUnavailable
 
-type ZKTecoConfigEntry = ConfigEntry[ZKTecoCoordinator]
+type ZKTecoConfigEntry = ConfigEntry[ZKTecoRuntimeData]
+
+
+@dataclass(frozen=True, slots=True)
+class ZKTecoRuntimeData:
+    """What one terminal's entry holds, side by side: each part depends on the channel only."""
+
+    channel: TerminalChannel
+    coordinator: ZKTecoCoordinator
+    attendance: AttendanceTracker
+    enrollment: EnrollmentManager
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,41 +59,19 @@ class ZKTecoData:
     counters: Counters
     clock: datetime
     users: dict[str, TerminalUser]
-    last_punch: PunchRecord | None = None
-    enrollment: EnrollmentStatus | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Poll:
-    counters: Counters
-    clock: datetime
-    users: list[TerminalUser] | None
-    attendance: Collected | None = field(default=None)
-
-
-def terminal_config(data: dict[str, object]) -> TerminalConfig:
-    """How to reach the terminal of a config entry (or of a config flow's input)."""
-    return TerminalConfig(
-        host=str(data[CONF_HOST]),
-        port=int(str(data[CONF_PORT])),
-        comm_key=int(str(data.get(CONF_COMM_KEY, 0))),
-        udp=data.get(CONF_PROTOCOL) == PROTOCOL_UDP,
-        timeout=CONNECT_TIMEOUT,
-    )
 
 
 class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
-    """Polls one terminal through its worker, and hands its realtime events out."""
+    """Polls one terminal through its channel: counters, clock and users.
+
+    Each poll also runs the attendance's catch-up (``attendance``), in the same exchange.
+    """
 
     config_entry: ZKTecoConfigEntry
-    enrollment: EnrollmentManager
+    attendance: AttendanceTracker
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ZKTecoConfigEntry,
-        worker: TerminalWorker,
-        info: TerminalInfo,
+        self, hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: TerminalChannel
     ) -> None:
         super().__init__(
             hass,
@@ -97,16 +80,14 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             name=entry.title,
             update_interval=DEFAULT_SCAN_INTERVAL,
         )
-        self.worker = worker
-        self.info = info
+        self._channel = channel
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         # Until async_setup() has read the chosen one (reading it may touch the disk).
         self.timezone: tzinfo = dt_util.get_default_time_zone()
-        self.attendance = AttendanceTracker(hass, self)
         self._users_read_at = datetime.min.replace(tzinfo=UTC)
 
     async def async_setup(self) -> None:
-        """Load the timezone and what was delivered before; listen to the realtime events."""
+        """Load the timezone; listen to the channel's events."""
         entry = self.config_entry
         self.timezone = (
             await dt_util.async_get_time_zone(
@@ -114,8 +95,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             )
             or self.timezone
         )
-        await self.attendance.async_load()
-        entry.async_on_unload(self.worker.async_add_listener(self._on_worker_event))
+        entry.async_on_unload(self._channel.async_add_listener(self._on_event))
         # Punches missed while Home Assistant was down are delivered once it has started:
         # automations are not listening before that. Once it runs, the first refresh does it.
         if self.hass.state is not CoreState.running:
@@ -129,46 +109,50 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         """Attach the terminal's timezone to a time read from its clock."""
         return when.replace(tzinfo=self.timezone)
 
+    def known_users(self) -> dict[str, TerminalUser]:
+        """The users the last poll read (none before the first)."""
+        return self.data.users if self.data is not None else {}
+
     @callback
     def async_publish(self, **changes: object) -> None:
         """Show new values without a poll (and without touching availability)."""
-        if self.data is None:
-            return
         self.data = replace(self.data, **changes)  # type: ignore[arg-type]
         self.async_update_listeners()
 
     @callback
-    def _on_worker_event(self, event: WorkerEvent) -> None:
+    def async_count_new_finger(self) -> None:
+        """An enrollment succeeded: one fingerprint more, before the next poll reads it."""
+        counters = self.data.counters
+        self.async_publish(counters=replace(counters, fingers=counters.fingers + 1))
+
+    @callback
+    def _on_event(self, event: ChannelEvent) -> None:
         if isinstance(event, ConnectionLost):
             LOGGER.debug("%s: the session broke while idle", self.name)
-        self.attendance.on_event(event)
+        elif isinstance(event, SessionOpened) and self.data is not None:
+            # Events may have been missed since the last session: the log is read at once, not
+            # through the debounced refresh (live punches wait for this poll). Before the first
+            # data, the first refresh is running already.
+            self.config_entry.async_create_task(self.hass, self.async_refresh())
 
     async def _async_update_data(self) -> ZKTecoData:
-        if self.data is not None and self.enrollment.active:
+        if self.data is not None and self._channel.enrolling:
             return self.data  # polls would interrupt the terminal while it waits for a finger
         users_known = self.data.users if self.data is not None else None
-        cursor = self.attendance.snapshot()
-        in_sync = self.attendance.in_sync
-        catch_up = self.hass.state is CoreState.running
         known_users_count = len(users_known) if users_known is not None else None
         now = dt_util.utcnow()
         users_stale = now - self._users_read_at >= USERS_REREAD_INTERVAL
 
-        def poll(terminal: ZKTerminal) -> _Poll:
-            counters = terminal.read_counters()
-            clock = terminal.read_clock()
-            reread = users_stale or counters.users != known_users_count
-            users = terminal.read_users() if reread else None
-            all_users = users if users is not None else list((users_known or {}).values())
-            collected = (
-                collect(terminal, counters, cursor, all_users, in_sync=in_sync)
-                if catch_up
-                else None
-            )
-            return _Poll(counters, clock, users, collected)
+        def read_users(counters: Counters) -> bool:
+            return users_stale or counters.users != known_users_count
 
+        catch_up = (
+            self.attendance.catch_up(list((users_known or {}).values()))
+            if self.hass.state is CoreState.running
+            else None
+        )
         try:
-            result = await self.worker.async_run(poll)
+            result = await self._channel.async_poll(read_users, catch_up)
         except TerminalAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -186,30 +170,20 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             if result.users is not None
             else users_known or {}
         )
-        last_punch = (
-            self.attendance.apply(result.counters.records, result.attendance, users)
-            if catch_up
-            else None
-        )
-        previous = self.data
-        return ZKTecoData(
-            counters=result.counters,
-            clock=self.localize(result.clock),
-            users=users,
-            last_punch=last_punch or (previous.last_punch if previous else None),
-            enrollment=previous.enrollment if previous else None,
-        )
+        if catch_up is not None:
+            self.attendance.apply(result.counters.records, result.caught_up, users)
+        return ZKTecoData(counters=result.counters, clock=self.localize(result.clock), users=users)
 
     async def async_refresh_users(self) -> dict[str, TerminalUser]:
         """Read the users now (one may have been added at the terminal since the last poll)."""
-        users = await self.worker.async_run(lambda terminal: terminal.read_users())
+        users = await self._channel.async_read_users()
         by_id = {user.user_id: user for user in users}
         self.async_publish(users=by_id)
         return by_id
 
 
 @callback
-def async_find_coordinator(hass: HomeAssistant, device_id: str) -> ZKTecoCoordinator:
+def async_find_terminal(hass: HomeAssistant, device_id: str) -> ZKTecoRuntimeData:
     """The terminal with this config-flow device id, or this device registry id.
 
     Raises DeviceNotFound when no terminal has it, and TerminalUnavailable when its entry is not

@@ -29,18 +29,20 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: ZKTecoConfigEntry
 ) -> dict[str, Any]:
     """Counters, firmware and state of one terminal; users are counted, not listed."""
-    coordinator = entry.runtime_data
+    runtime = entry.runtime_data
+    coordinator = runtime.coordinator
     data = coordinator.data
+    status = runtime.enrollment.status
     return async_redact_data(
         {
             "entry": entry.as_dict(),
-            "terminal": asdict(coordinator.info),
-            "realtime_events": coordinator.worker.realtime,
+            "terminal": asdict(runtime.channel.info),
+            "realtime_events": runtime.channel.realtime,
             "last_update_success": coordinator.last_update_success,
             "counters": asdict(data.counters),
             "users": len(data.users),
             "clock": data.clock.isoformat(),
-            "enrollment": data.enrollment.state if data.enrollment else None,
+            "enrollment": status.state if status else None,
         },
         TO_REDACT,
     )

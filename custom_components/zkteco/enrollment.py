@@ -6,22 +6,36 @@ its sensor, and the finger must be read): in enrollment mode it verifies nobody,
 punch until it leaves. Whatever happens next (success, a bad press, a duplicate finger, a timeout,
 a cancel, a lost connection, the integration unloading or Home Assistant stopping) ends with the
 terminal out of enrollment mode and enabled: people must never be locked out of their door.
+
+The manager knows the terminal only through its channel: it starts and ends enrollments there,
+and follows the presses and the result in the channel's events.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from http import HTTPStatus
 import json
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_call_later
 
+from .channel import (
+    ChannelEvent,
+    ConnectionLost,
+    EnrollmentResult,
+    FingerScored,
+    TerminalChannel,
+    TerminalError,
+    TerminalUser,
+)
 from .const import (
     DOMAIN,
     EVENT_ENROLLMENT_FINISHED,
@@ -30,17 +44,6 @@ from .const import (
     FINGER_NAMES_ES,
     LOGGER,
 )
-from .terminal import (
-    EnrollmentResult,
-    FingerScored,
-    TerminalError,
-    TerminalUser,
-    ZKTerminal,
-)
-from .worker import ConnectionLost, WorkerEvent
-
-if TYPE_CHECKING:
-    from .coordinator import ZKTecoCoordinator
 
 PRESSES: Final = 3
 GOOD_SCORE: Final = 100
@@ -138,12 +141,33 @@ def finger_name(finger_index: int) -> str:
     return FINGER_NAMES_ES[finger_index]
 
 
+def terminal_finger(finger_index: int) -> int:
+    """The terminal's own number (FID) of the document's finger ``finger_index``.
+
+    The document counts from the right thumb (0) to the right little finger (4), then from the
+    left thumb (5) to the left little finger (9); terminals count from the left little finger
+    (0) across to the right little finger (9). Sent as the terminal counts, the finger chosen
+    is the one its screen shows, and the one other software reading the terminal sees.
+    """
+    return 5 + finger_index if finger_index < 5 else 9 - finger_index
+
+
 def validate_finger_index(value: object) -> int:
     """An integer from 0 to 9; booleans and strings are refused."""
     if type(value) is not int or value not in FINGER_INDEXES:
         # Shown as JSON (true, "1"), the way REST clients and YAML wrote it.
         raise InvalidEnrollmentInput(value=json.dumps(value, default=str))
     return value
+
+
+class UserDirectory(Protocol):
+    """Where the manager finds the user to enroll (the coordinator's polled users)."""
+
+    def known_users(self) -> Mapping[str, TerminalUser]:
+        """The users read by the last poll."""
+
+    async def async_refresh_users(self) -> Mapping[str, TerminalUser]:
+        """Read the users now (one may have been added at the terminal since the last poll)."""
 
 
 @dataclass(slots=True)
@@ -158,14 +182,30 @@ class _Enrollment:
 class EnrollmentManager:
     """Runs at most one enrollment at a time on one terminal."""
 
-    def __init__(self, hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        channel: TerminalChannel,
+        users: UserDirectory,
+        *,
+        device_id: str,
+        on_enrolled: Callable[[], None],
+    ) -> None:
+        """``on_enrolled`` is called when a finger was enrolled (one template more)."""
         self._hass = hass
-        self._coordinator = coordinator
+        self._entry = entry
+        self._channel = channel
+        self._users = users
+        self._device_id = device_id
+        self._on_enrolled = on_enrolled
         self._current: _Enrollment | None = None
         self._watchdog: CALLBACK_TYPE | None = None
         # The end of the last enrollment, which releases the terminal: awaited on shutdown.
         self._ending: asyncio.Task[None] | None = None
-        self.status = EnrollmentStatus(EnrollmentState.IDLE)
+        # None until an enrollment starts; the sensor shows that as idle.
+        self.status: EnrollmentStatus | None = None
+        self._listeners: list[Callable[[], None]] = []
         # What the dashboard's selects chose for its button.
         self.selected_user_id: str | None = None
         self.selected_finger = 1
@@ -173,6 +213,12 @@ class EnrollmentManager:
     @property
     def active(self) -> bool:
         return self._current is not None
+
+    @callback
+    def async_add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever the status changes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     async def async_start(self, user_id: str, finger_index: object) -> dict[str, Any]:
         """Put the terminal in enrollment mode; returns once the terminal has agreed."""
@@ -205,44 +251,28 @@ class EnrollmentManager:
         """The ``data`` object of the REST answer and of the action's response."""
         return {
             "user_id": user_id,
-            "device_id": self._coordinator.device_id,
+            "device_id": self._device_id,
             "finger_index": finger,
             "finger_name": finger_name(finger),
         }
 
     async def _async_find_user(self, user_id: str) -> TerminalUser:
-        data = self._coordinator.data
-        if data is not None and (user := data.users.get(user_id)) is not None:
+        if (user := self._users.known_users().get(user_id)) is not None:
             return user
         try:
-            users = await self._coordinator.async_refresh_users()
+            users = await self._users.async_refresh_users()
         except TerminalError as err:
             raise TerminalUnavailable(error=err) from err
         if (user := users.get(user_id)) is None:
-            raise UserNotFound(user_id=user_id, device_id=self._coordinator.device_id)
+            raise UserNotFound(user_id=user_id, device_id=self._device_id)
         return user
 
     async def _async_begin(self, enrollment: _Enrollment) -> None:
         user, finger = enrollment.user, enrollment.finger_index
-        worker = self._coordinator.worker
-        asked_to_enroll = False
-
-        # Safe to run again on a new session (the worker does when the old one turns out lost):
-        # start_enrollment first cancels whatever enrollment the lost session may have left, and
-        # nothing has been reported to the caller yet.
-        def begin(terminal: ZKTerminal) -> bool:
-            nonlocal asked_to_enroll
-            if terminal.has_template(user.uid, finger):
-                return False
-            asked_to_enroll = True
-            worker.release_on_reconnect()
-            terminal.start_enrollment(user.user_id, finger)
-            return True
-
         try:
-            started = await worker.async_run(begin)
+            started = await self._channel.async_start_enrollment(user, terminal_finger(finger))
         except TerminalError as err:
-            if asked_to_enroll:  # it may be waiting for a finger although the answer was lost
+            if self._channel.enrolling:  # it may wait for a finger although the answer was lost
                 await self._async_restore()
             raise TerminalUnavailable(error=err) from err
         if not started:
@@ -272,7 +302,7 @@ class EnrollmentManager:
             await self._ending
 
     @callback
-    def on_event(self, event: WorkerEvent) -> None:
+    def on_event(self, event: ChannelEvent) -> None:
         """Follow the terminal through the presses to the result."""
         if (enrollment := self._current) is None:
             return
@@ -296,7 +326,7 @@ class EnrollmentManager:
     def _end(self, outcome: EnrollmentState) -> None:
         """End it now, so that later events are ignored; the terminal is restored after."""
         if (enrollment := self._claim()) is not None:
-            self._ending = self._coordinator.config_entry.async_create_task(
+            self._ending = self._entry.async_create_task(
                 self._hass, self._async_finish(enrollment, outcome)
             )
 
@@ -333,10 +363,10 @@ class EnrollmentManager:
 
     def _report_end(self, enrollment: _Enrollment, outcome: EnrollmentState) -> None:
         if outcome is EnrollmentState.SUCCESS:
-            self._count_new_finger()
+            self._on_enrolled()
         self._set_status(outcome, enrollment)
         self._fire(EVENT_ENROLLMENT_FINISHED, enrollment, result=str(outcome))
-        LOGGER.debug("%s: enrollment ended: %s", self._coordinator.name, outcome)
+        LOGGER.debug("%s: enrollment ended: %s", self._entry.title, outcome)
 
     async def _async_restore(self) -> None:
         """Out of enrollment mode and enabled; if the terminal is gone, as soon as it is back."""
@@ -345,26 +375,22 @@ class EnrollmentManager:
         except TerminalUnavailable as err:
             LOGGER.warning(
                 "%s could not be re-enabled now (%s); it will be as soon as it answers",
-                self._coordinator.name,
+                self._entry.title,
                 err.__cause__,
             )
 
     async def _async_release(self) -> None:
         try:
-            await self._coordinator.worker.async_release()
+            await self._channel.async_end_enrollment()
         except TerminalError as err:
             raise TerminalUnavailable(error=err) from err
-
-    def _count_new_finger(self) -> None:
-        if (data := self._coordinator.data) is not None:
-            counters = replace(data.counters, fingers=data.counters.fingers + 1)
-            self._coordinator.async_publish(counters=counters)
 
     def _set_status(self, state: EnrollmentState, enrollment: _Enrollment) -> None:
         self.status = EnrollmentStatus(
             state, enrollment.user.user_id, enrollment.finger_index, enrollment.presses
         )
-        self._coordinator.async_publish(enrollment=self.status)
+        for listener in list(self._listeners):
+            listener()
 
     def _fire(self, event_type: str, enrollment: _Enrollment, **extra: Any) -> None:
         self._hass.bus.async_fire(
@@ -384,5 +410,5 @@ class EnrollmentManager:
     @callback
     def _on_watchdog(self, _now: object) -> None:
         self._watchdog = None
-        LOGGER.warning("%s never reported the end of an enrollment", self._coordinator.name)
+        LOGGER.warning("%s never reported the end of an enrollment", self._entry.title)
         self._end(EnrollmentState.TIMEOUT)

@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .attendance import PUNCH_KINDS, PunchRecord
 from .coordinator import ZKTecoConfigEntry
-from .entity import ZKTecoEntity
+from .entity import ZKTecoPunchEntity
 
 PARALLEL_UPDATES = 0
 
@@ -28,14 +28,10 @@ async def async_setup_entry(
     async_add_entities([ZKTecoPunchEvent(entry.runtime_data, PUNCH)])
 
 
-class ZKTecoPunchEvent(ZKTecoEntity, EventEntity):
+class ZKTecoPunchEvent(ZKTecoPunchEntity, EventEntity):
     """Fires with each punch, check in or out, break or overtime."""
-
-    async def async_added_to_hass(self) -> None:
-        await super().async_added_to_hass()
-        self.async_on_remove(self.coordinator.attendance.async_add_listener(self._on_punch))
 
     @callback
     def _on_punch(self, record: PunchRecord) -> None:
         self._trigger_event(record.kind, record.as_event_data())
-        self.async_write_ha_state()
+        super()._on_punch(record)

@@ -21,7 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.translation import async_get_translations
 
 from .const import DOMAIN
-from .coordinator import async_find_coordinator
+from .coordinator import async_find_terminal
 from .enrollment import EnrollmentError, InvalidEnrollmentInput
 
 ENROLL_PATH = "/devices/{device_id}/users/{user_id}/enroll-finger"
@@ -114,5 +114,5 @@ class EnrollFingerView(HomeAssistantView):
         except ValueError as err:
             raise _InvalidJson() from err
         finger_index = _finger_index(body)
-        coordinator = async_find_coordinator(request.app[KEY_HASS], device_id)
-        return await coordinator.enrollment.async_start(user_id, finger_index)
+        enrollment = async_find_terminal(request.app[KEY_HASS], device_id).enrollment
+        return await enrollment.async_start(user_id, finger_index)

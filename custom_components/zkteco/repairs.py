@@ -26,9 +26,9 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
+from .channel import TerminalError
 from .const import CLOCK_TOLERANCE, DOMAIN
-from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator
-from .terminal import TerminalError
+from .coordinator import ZKTecoConfigEntry, ZKTecoRuntimeData
 
 if TYPE_CHECKING:  # annotations only: the oldest Home Assistant we support does not export it
     from homeassistant.components.repairs import RepairsFlowResult
@@ -101,15 +101,16 @@ def async_clear_all(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> None:
 
 
 @callback
-def async_watch(hass: HomeAssistant, coordinator: ZKTecoCoordinator) -> CALLBACK_TYPE:
+def async_watch(hass: HomeAssistant, runtime: ZKTecoRuntimeData) -> CALLBACK_TYPE:
     """Judge the realtime events and the clock after each poll, until the entry unloads."""
+    coordinator, channel = runtime.coordinator, runtime.channel
     entry = coordinator.config_entry
     judged_clock: datetime | None = None
 
     @callback
     def judge() -> None:
         nonlocal judged_clock
-        if coordinator.worker.realtime is False:
+        if channel.realtime is False:
             _async_raise(hass, Issue.REALTIME_REFUSED, entry, ir.IssueSeverity.WARNING)
         else:
             _async_clear(hass, entry, Issue.REALTIME_REFUSED)
@@ -154,15 +155,13 @@ class SetClockFlow(RepairsFlow):
         entry: ZKTecoConfigEntry | None = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="not_loaded")
-        coordinator = entry.runtime_data
+        coordinator = entry.runtime_data.coordinator
         timezone = coordinator.timezone
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                # Taken on the worker thread, right before it is sent: jobs may be queued before.
-                await coordinator.worker.async_run(
-                    lambda terminal: terminal.write_clock(_wall_clock(timezone))
-                )
+                # Taken right before it is sent: exchanges may be queued before.
+                await entry.runtime_data.channel.async_write_clock(lambda: _wall_clock(timezone))
             except TerminalError:
                 errors["base"] = "clock_not_set"
             else:

@@ -1,4 +1,9 @@
-"""Sensors of a terminal: what it holds, its clock, the last punch and the enrollment."""
+"""Sensors of a terminal: what it holds, its clock, the last punch and the enrollment.
+
+What it holds and its clock are polled (the coordinator's data); the last punch and the
+enrollment follow the attendance and the enrollment as they change. All go unavailable with the
+terminal (a failed poll).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,10 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .attendance import PunchRecord
 from .coordinator import ZKTecoConfigEntry, ZKTecoData
-from .enrollment import EnrollmentState, finger_name
-from .entity import ZKTecoEntity
+from .enrollment import EnrollmentState, EnrollmentStatus, finger_name
+from .entity import ZKTecoEntity, ZKTecoPunchEntity
 
 PARALLEL_UPDATES = 0
 
@@ -36,8 +42,7 @@ def _usage(used: int, capacity: int) -> float | None:
     return 100 * used / capacity if capacity else None
 
 
-def _last_punch_attributes(data: ZKTecoData) -> Mapping[str, Any] | None:
-    punch = data.last_punch
+def _last_punch_attributes(punch: PunchRecord | None) -> Mapping[str, Any] | None:
     if punch is None:
         return None
     return {
@@ -48,12 +53,7 @@ def _last_punch_attributes(data: ZKTecoData) -> Mapping[str, Any] | None:
     }
 
 
-def _enrollment_state(data: ZKTecoData) -> str:
-    return data.enrollment.state if data.enrollment else EnrollmentState.IDLE
-
-
-def _enrollment_attributes(data: ZKTecoData) -> Mapping[str, Any] | None:
-    status = data.enrollment
+def _enrollment_attributes(status: EnrollmentStatus | None) -> Mapping[str, Any] | None:
     if status is None or status.finger_index is None:
         return None
     return {
@@ -108,21 +108,17 @@ SENSORS: tuple[ZKTecoSensorDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=lambda data: data.clock,
     ),
-    ZKTecoSensorDescription(
-        key="last_punch",
-        translation_key="last_punch",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda data: data.last_punch.time if data.last_punch else None,
-        attributes_fn=_last_punch_attributes,
-    ),
-    ZKTecoSensorDescription(
-        key="enrollment",
-        translation_key="enrollment",
-        device_class=SensorDeviceClass.ENUM,
-        options=[state.value for state in EnrollmentState],
-        value_fn=_enrollment_state,
-        attributes_fn=_enrollment_attributes,
-    ),
+)
+LAST_PUNCH = SensorEntityDescription(
+    key="last_punch",
+    translation_key="last_punch",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
+ENROLLMENT = SensorEntityDescription(
+    key="enrollment",
+    translation_key="enrollment",
+    device_class=SensorDeviceClass.ENUM,
+    options=[state.value for state in EnrollmentState],
 )
 
 
@@ -132,8 +128,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of a terminal."""
-    coordinator = entry.runtime_data
-    async_add_entities(ZKTecoSensor(coordinator, description) for description in SENSORS)
+    runtime = entry.runtime_data
+    async_add_entities(
+        [
+            *(ZKTecoSensor(runtime, description) for description in SENSORS),
+            ZKTecoLastPunchSensor(runtime, LAST_PUNCH),
+            ZKTecoEnrollmentSensor(runtime, ENROLLMENT),
+        ]
+    )
 
 
 class ZKTecoSensor(ZKTecoEntity, SensorEntity):
@@ -148,3 +150,34 @@ class ZKTecoSensor(ZKTecoEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         return self.entity_description.attributes_fn(self.coordinator.data)
+
+
+class ZKTecoLastPunchSensor(ZKTecoPunchEntity, SensorEntity):
+    """The last punch, as soon as it is delivered."""
+
+    @property
+    def native_value(self) -> datetime | None:
+        punch = self.runtime.attendance.last_punch
+        return punch.time if punch else None
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        return _last_punch_attributes(self.runtime.attendance.last_punch)
+
+
+class ZKTecoEnrollmentSensor(ZKTecoEntity, SensorEntity):
+    """Where the enrollment is: waiting for a press, or its last result."""
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        enrollment = self.runtime.enrollment
+        self.async_on_remove(enrollment.async_add_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> str:
+        status = self.runtime.enrollment.status
+        return status.state if status else EnrollmentState.IDLE
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        return _enrollment_attributes(self.runtime.enrollment.status)

@@ -14,7 +14,8 @@ from homeassistant.helpers.service import async_register_admin_service
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import ZKTecoCoordinator, async_find_coordinator
+from .coordinator import async_find_terminal
+from .enrollment import EnrollmentManager
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_USER_ID = "user_id"
@@ -41,19 +42,18 @@ def _finger_index(value: object) -> object:
     return value
 
 
-def _coordinator(call: ServiceCall) -> ZKTecoCoordinator:
-    return async_find_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
+def _enrollment(call: ServiceCall) -> EnrollmentManager:
+    return async_find_terminal(call.hass, call.data[ATTR_DEVICE_ID]).enrollment
 
 
 async def _async_enroll_finger(call: ServiceCall) -> ServiceResponse:
-    coordinator = _coordinator(call)
-    return await coordinator.enrollment.async_start(
+    return await _enrollment(call).async_start(
         call.data[ATTR_USER_ID], _finger_index(call.data[ATTR_FINGER_INDEX])
     )
 
 
 async def _async_cancel_enrollment(call: ServiceCall) -> None:
-    await _coordinator(call).enrollment.async_cancel()
+    await _enrollment(call).async_cancel()
 
 
 @callback

@@ -12,10 +12,10 @@ from homeassistant.components import websocket_api
 from homeassistant.core import HomeAssistant, callback
 import voluptuous as vol
 
+from .channel import TerminalError
 from .const import FINGER_INDEXES
-from .coordinator import async_find_coordinator
-from .enrollment import EnrollmentBusy, TerminalUnavailable, UserNotFound
-from .terminal import TerminalError, ZKTerminal
+from .coordinator import async_find_terminal
+from .enrollment import EnrollmentBusy, TerminalUnavailable, UserNotFound, terminal_finger
 
 # Typed loosely: Home Assistant >= 2026.4 turns voluptuous into probatio at import time and its
 # signatures name probatio's markers, which mypy does not find in voluptuous.
@@ -43,11 +43,12 @@ def websocket_users(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """The people the terminal knows, as last read from it."""
-    coordinator = async_find_coordinator(hass, msg["device_id"])
+    runtime = async_find_terminal(hass, msg["device_id"])
     users = [
-        {"user_id": user.user_id, "name": user.name} for user in coordinator.data.users.values()
+        {"user_id": user.user_id, "name": user.name}
+        for user in runtime.coordinator.data.users.values()
     ]
-    connection.send_result(msg["id"], {"device_id": coordinator.device_id, "users": users})
+    connection.send_result(msg["id"], {"device_id": runtime.coordinator.device_id, "users": users})
 
 
 @websocket_api.require_admin
@@ -57,18 +58,16 @@ async def websocket_enrolled_fingers(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """The finger indexes (0-9, as in the API document) the person has a template for."""
-    coordinator = async_find_coordinator(hass, msg["device_id"])
-    if coordinator.enrollment.active:
+    runtime = async_find_terminal(hass, msg["device_id"])
+    device_id = runtime.coordinator.device_id
+    if runtime.channel.enrolling:
         # As the polls do: a question now would interrupt the terminal waiting for a finger.
         raise EnrollmentBusy()
-    if (user := coordinator.data.users.get(msg["user_id"])) is None:
-        raise UserNotFound(user_id=msg["user_id"], device_id=coordinator.device_id)
-
-    def enrolled_fingers(terminal: ZKTerminal) -> list[int]:
-        return [finger for finger in FINGER_INDEXES if terminal.has_template(user.uid, finger)]
-
+    if (user := runtime.coordinator.data.users.get(msg["user_id"])) is None:
+        raise UserNotFound(user_id=msg["user_id"], device_id=device_id)
     try:
-        fingers = await coordinator.worker.async_run(enrolled_fingers)
+        enrolled = await runtime.channel.async_enrolled_fingers(user)
     except TerminalError as err:
         raise TerminalUnavailable(error=err) from err
+    fingers = [index for index in FINGER_INDEXES if terminal_finger(index) in enrolled]
     connection.send_result(msg["id"], {"user_id": user.user_id, "fingers": fingers})

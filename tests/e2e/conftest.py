@@ -37,6 +37,8 @@ USER_ID = "123"
 # A second user who already has a finger on the terminal, for "finger already enrolled".
 ENROLLED_USER_ID = "7"
 ENROLLED_FINGER = 0
+# The terminal's own number (FID) of finger index 0, the right thumb.
+ENROLLED_FINGER_ON_TERMINAL = 5
 SWITCHED_OFF_DEVICE_ID = "apagado"
 SECONDS_TO_READY = pytest.StashKey[float]()
 # hass's own wait for one exchange with the terminal is 5 s; a restore after a failure adds one.
@@ -120,7 +122,7 @@ def sim() -> Iterator[ZKSimulator]:
     simulator = ZKSimulator(host="127.0.0.1", port=0).start()
     simulator.add_user(USER_ID, "Ana Garcia")
     simulator.add_user(ENROLLED_USER_ID, "Luis Perez")
-    simulator.add_template(ENROLLED_USER_ID, ENROLLED_FINGER)
+    simulator.add_template(ENROLLED_USER_ID, ENROLLED_FINGER_ON_TERMINAL)
     yield simulator
     simulator.stop()
 

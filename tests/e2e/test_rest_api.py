@@ -125,7 +125,7 @@ async def test_three_presses_finish_the_enrollment_over_the_websocket(
         "finger_name": "Medio derecho",
         "result": "success",
     }
-    assert sim.has_template(USER_ID, 2)
+    assert sim.has_template(USER_ID, 7)  # the terminal's number of the right middle finger
 
 
 def refused(

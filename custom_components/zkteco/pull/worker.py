@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 import concurrent.futures
 from contextlib import suppress
-from dataclasses import dataclass
 import select
 import socket
 import threading
@@ -29,33 +28,22 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 
-from .const import LOGGER
-from .terminal import (
-    TerminalConfig,
+from ..channel import (
+    ChannelEvent,
+    ChannelListener,
+    ConnectionLost,
+    SessionOpened,
     TerminalConnectionError,
     TerminalError,
-    TerminalEvent,
-    TerminalRefusedError,
-    ZKTerminal,
 )
+from ..const import LOGGER
+from .terminal import TerminalConfig, TerminalRefusedError, ZKTerminal
 
 # While the session is down, the thread tries to open it again this often, so realtime events
 # resume without waiting for the next poll.
 RECONNECT_INTERVAL = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionLost:
-    """The session broke while nothing was asked of the terminal."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionOpened:
-    """A new session began: the terminal may have logged punches that no event announced."""
-
-
-type WorkerEvent = TerminalEvent | ConnectionLost | SessionOpened
-type EventListener = Callable[[WorkerEvent], None]
 type _Job = tuple[Callable[[ZKTerminal], Any], concurrent.futures.Future[Any]]
 
 
@@ -70,7 +58,7 @@ class TerminalWorker:
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._listeners: list[EventListener] = []
+        self._listeners: list[ChannelListener] = []
         self._last_attempt = 0.0
         # Read and written by the worker thread only, in job order: an enrollment's start and
         # the release before it can never overtake each other.
@@ -119,7 +107,7 @@ class TerminalWorker:
         return await result
 
     @callback
-    def async_add_listener(self, listener: EventListener) -> Callable[[], None]:
+    def async_add_listener(self, listener: ChannelListener) -> Callable[[], None]:
         """Call ``listener`` in the event loop for every realtime event."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
@@ -271,7 +259,7 @@ class TerminalWorker:
         if not self._terminal.connected:
             return
         try:
-            events: list[WorkerEvent] = list(self._terminal.read_events(0))
+            events: list[ChannelEvent] = list(self._terminal.read_events(0))
         except TerminalConnectionError:
             self._terminal.close()
             events = [ConnectionLost()]
@@ -288,13 +276,13 @@ class TerminalWorker:
         with suppress(TerminalError):  # the next attempt is due in RECONNECT_INTERVAL
             self._ensure_session()
 
-    def _hand_over(self, events: Sequence[WorkerEvent]) -> None:
+    def _hand_over(self, events: Sequence[ChannelEvent]) -> None:
         """From the worker thread, between jobs or in the middle of one."""
         if not self._stopping:
             self._hass.loop.call_soon_threadsafe(self._dispatch, events)
 
     @callback
-    def _dispatch(self, events: Sequence[WorkerEvent]) -> None:
+    def _dispatch(self, events: Sequence[ChannelEvent]) -> None:
         for event in events:
             for listener in list(self._listeners):
                 try:

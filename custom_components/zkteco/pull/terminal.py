@@ -65,7 +65,18 @@ from zk import ZK, const
 from zk.base import make_commkey
 from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
 
-from .const import CONNECT_TIMEOUT, LOGGER
+from ..channel import (
+    Counters,
+    EnrollmentResult,
+    FingerScored,
+    Punch,
+    TerminalAuthError,
+    TerminalConnectionError,
+    TerminalError,
+    TerminalInfo,
+    TerminalUser,
+)
+from ..const import CONNECT_TIMEOUT, LOGGER
 
 _TCP_TOP: Final = struct.Struct("<HHI")
 _HEADER: Final = struct.Struct("<4H")
@@ -102,18 +113,6 @@ PRIVILEGE_ADMIN: Final[int] = const.USER_ADMIN
 _PRIVILEGE_DISABLED: Final = 1
 # The template size field is 16 bits, and the template table adds a 6-byte header to it.
 _MAX_TEMPLATE_SIZE: Final = 0xFFFF - _TEMPLATE_ENTRY.size
-
-
-class TerminalError(Exception):
-    """The terminal did not answer as it should."""
-
-
-class TerminalConnectionError(TerminalError):
-    """The terminal cannot be reached, or the connection broke."""
-
-
-class TerminalAuthError(TerminalError):
-    """The terminal refused the comm key."""
 
 
 class TerminalRefusedError(TerminalError):
@@ -156,51 +155,6 @@ class TerminalConfig:
     timeout: float = CONNECT_TIMEOUT
 
 
-@dataclass(frozen=True, slots=True)
-class TerminalInfo:
-    """What a terminal says about itself."""
-
-    serial_number: str
-    model: str
-    firmware: str
-    platform: str
-    mac: str
-
-
-@dataclass(frozen=True, slots=True)
-class Counters:
-    """How much the terminal holds, and how much it can hold."""
-
-    users: int
-    fingers: int
-    records: int
-    cards: int
-    users_capacity: int
-    fingers_capacity: int
-    records_capacity: int
-
-
-@dataclass(frozen=True, slots=True)
-class TerminalUser:
-    """A person known to the terminal (the password is deliberately not kept)."""
-
-    uid: int
-    user_id: str
-    name: str
-    privilege: int
-    card: int
-
-
-@dataclass(frozen=True, slots=True)
-class Punch:
-    """One attendance record, time as the terminal's wall clock shows it."""
-
-    user_id: str
-    timestamp: datetime
-    status: int
-    punch: int
-
-
 class AttendanceLog:
     """The terminal's whole log as transferred; records are decoded only when asked for.
 
@@ -234,21 +188,6 @@ class AttendanceLog:
 
 
 _EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
-
-
-@dataclass(frozen=True, slots=True)
-class FingerScored:
-    """The terminal judged a press: 100 is good, 0 is bad."""
-
-    score: int
-
-
-@dataclass(frozen=True, slots=True)
-class EnrollmentResult:
-    """The terminal ended an enrollment (result 0 is success)."""
-
-    result: int
-    template_size: int
 
 
 type TerminalEvent = Punch | FingerScored | EnrollmentResult

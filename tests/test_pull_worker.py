@@ -12,22 +12,22 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.zkteco import worker as worker_module
-from custom_components.zkteco.const import EVENT_ATTENDANCE, PROTOCOL_UDP
-from custom_components.zkteco.terminal import (
+from custom_components.zkteco.channel import (
+    ChannelEvent,
+    ConnectionLost,
     Punch,
-    TerminalConfig,
+    SessionOpened,
     TerminalConnectionError,
+)
+from custom_components.zkteco.const import EVENT_ATTENDANCE, PROTOCOL_UDP
+from custom_components.zkteco.pull import worker as worker_module
+from custom_components.zkteco.pull.terminal import (
+    TerminalConfig,
     TerminalEvent,
     TerminalRefusedError,
     ZKTerminal,
 )
-from custom_components.zkteco.worker import (
-    ConnectionLost,
-    SessionOpened,
-    TerminalWorker,
-    WorkerEvent,
-)
+from custom_components.zkteco.pull.worker import TerminalWorker
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
 from zksim.records import EVENT_SIZES
 
@@ -79,19 +79,19 @@ async def quiet_worker(
 
 
 @pytest.fixture
-def received(worker: TerminalWorker) -> list[WorkerEvent]:
-    events: list[WorkerEvent] = []
+def received(worker: TerminalWorker) -> list[ChannelEvent]:
+    events: list[ChannelEvent] = []
     worker.async_add_listener(events.append)
     return events
 
 
-def punches(events: list[WorkerEvent]) -> list[tuple[str, int]]:
+def punches(events: list[ChannelEvent]) -> list[tuple[str, int]]:
     return [(event.user_id, event.punch) for event in events if isinstance(event, Punch)]
 
 
 @pytest.mark.parametrize("event_size", EVENT_SIZES)
 async def test_burst_of_events_in_order(
-    simulator: ZKSimulator, received: list[WorkerEvent], event_size: int
+    simulator: ZKSimulator, received: list[ChannelEvent], event_size: int
 ) -> None:
     """Several events in one read, in any size the terminal sends, arrive in order."""
     simulator.event_size, simulator.event_window = event_size, 8
@@ -102,7 +102,7 @@ async def test_burst_of_events_in_order(
 
 
 async def test_events_during_a_job_come_before_its_result(
-    simulator: ZKSimulator, worker: TerminalWorker, received: list[WorkerEvent]
+    simulator: ZKSimulator, worker: TerminalWorker, received: list[ChannelEvent]
 ) -> None:
     """A punch the terminal announced in the middle of a poll is handed over first."""
 
@@ -121,7 +121,7 @@ async def test_events_during_a_job_come_before_its_result(
 async def test_reconnects_after_the_session_breaks(
     simulator: ZKSimulator,
     worker: TerminalWorker,
-    received: list[WorkerEvent],
+    received: list[ChannelEvent],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Idle, the thread notices the break and opens a new session on its own."""
@@ -157,7 +157,7 @@ def counters(terminal: ZKTerminal) -> int:
 
 
 async def test_malformed_event_does_not_stop_the_worker(
-    simulator: ZKSimulator, worker: TerminalWorker, received: list[WorkerEvent]
+    simulator: ZKSimulator, worker: TerminalWorker, received: list[ChannelEvent]
 ) -> None:
     """A punch dated February 30th is dropped; the thread goes on serving jobs and events."""
     simulator.send_event(sim_protocol.EF_ATTLOG, PUNCH_ON_FEBRUARY_30)
@@ -171,7 +171,7 @@ async def test_malformed_event_does_not_stop_the_worker(
 async def test_unexpected_error_is_logged_once_and_survived(
     simulator: ZKSimulator,
     worker: TerminalWorker,
-    received: list[WorkerEvent],
+    received: list[ChannelEvent],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -253,7 +253,7 @@ def enrolling_then_lost(worker: TerminalWorker) -> Callable[[ZKTerminal], None]:
 async def test_refused_restore_starts_the_next_session_afresh(
     simulator: ZKSimulator,
     worker: TerminalWorker,
-    received: list[WorkerEvent],
+    received: list[ChannelEvent],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A session in which the terminal would not leave enrollment is not kept half set up."""
@@ -305,7 +305,7 @@ async def lose_session(simulator: ZKSimulator, how: str) -> None:
 async def test_job_on_a_forgotten_session_runs_on_a_new_one(
     simulator: ZKSimulator,
     worker: TerminalWorker,
-    received: list[WorkerEvent],
+    received: list[ChannelEvent],
     caplog: pytest.LogCaptureFixture,
     how: str,
 ) -> None:
@@ -356,7 +356,7 @@ async def test_only_a_reused_session_is_retried_and_only_once(
 
 
 async def test_punch_during_a_transfer_is_dispatched_before_it_ends(
-    simulator: ZKSimulator, worker: TerminalWorker, received: list[WorkerEvent]
+    simulator: ZKSimulator, worker: TerminalWorker, received: list[ChannelEvent]
 ) -> None:
     """A punch met while a long transfer runs reaches the event loop as it arrives."""
     dispatched = threading.Event()
@@ -378,16 +378,16 @@ async def test_punch_during_a_transfer_is_dispatched_before_it_ends(
 async def test_failing_listener_costs_nothing_else(
     simulator: ZKSimulator,
     worker: TerminalWorker,
-    received: list[WorkerEvent],
+    received: list[ChannelEvent],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Every other listener gets every event of the batch; the bug is told once, in full."""
 
-    def failing(event: WorkerEvent) -> None:
+    def failing(event: ChannelEvent) -> None:
         raise RuntimeError("listener bug")
 
     worker.async_add_listener(failing)
-    after: list[WorkerEvent] = []
+    after: list[ChannelEvent] = []
     worker.async_add_listener(after.append)
     simulator.event_window = 8
     for kind in range(3):
@@ -413,9 +413,9 @@ async def test_udp_terminal_back_from_a_reboot_at_the_next_poll(
     await lose_session(simulator, "reboot")
     caplog.clear()
 
-    await init_integration.runtime_data.async_refresh()
+    await init_integration.runtime_data.coordinator.async_refresh()
 
-    assert init_integration.runtime_data.last_update_success
+    assert init_integration.runtime_data.coordinator.last_update_success
     punch(simulator, 0)
     await until(lambda: len(attendance) == 1)
     assert [r for r in caplog.records if r.levelno > logging.INFO] == []

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from zk import ZK, const
 
-from custom_components.zkteco.terminal import (
+from custom_components.zkteco.pull.terminal import (
     EnrolledFinger,
     EnrollmentResult,
     FingerScored,

@@ -1,0 +1,203 @@
+"""What the parts above a transport may ask of a terminal, and what a terminal tells them.
+
+A terminal is reached through a channel: pull (Home Assistant calls the terminal on port 4370,
+``pull/``) or Push (the terminal calls Home Assistant, ``push/``). Attendance, enrollment, the
+coordinator, the entities, the actions and the REST view see a ``TerminalChannel`` only, and the
+events it emits. What only some channels can do is a capability the parts ask for, never a
+channel's type: pull reads the attendance log on demand; a Push terminal cannot be asked for it,
+but re-sends what was not acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class TerminalError(Exception):
+    """The terminal did not answer as it should."""
+
+
+class TerminalConnectionError(TerminalError):
+    """The terminal cannot be reached, or the connection broke."""
+
+
+class TerminalAuthError(TerminalError):
+    """The terminal refused the comm key."""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalInfo:
+    """What a terminal says about itself."""
+
+    serial_number: str
+    model: str
+    firmware: str
+    platform: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """How much the terminal holds, and how much it can hold."""
+
+    users: int
+    fingers: int
+    records: int
+    cards: int
+    users_capacity: int
+    fingers_capacity: int
+    records_capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalUser:
+    """A person known to the terminal (the password is deliberately not kept)."""
+
+    uid: int
+    user_id: str
+    name: str
+    privilege: int
+    card: int
+
+
+@dataclass(frozen=True, slots=True)
+class Punch:
+    """One attendance record, time as the terminal's wall clock shows it."""
+
+    user_id: str
+    timestamp: datetime
+    status: int
+    punch: int
+
+
+@dataclass(frozen=True, slots=True)
+class FingerScored:
+    """The terminal judged a press: 100 is good, 0 is bad."""
+
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentResult:
+    """The terminal ended an enrollment (result 0 is success)."""
+
+    result: int
+    template_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The session broke while nothing was asked of the terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpened:
+    """A new session began: the terminal may have logged punches that no event announced."""
+
+
+type ChannelEvent = Punch | FingerScored | EnrollmentResult | ConnectionLost | SessionOpened
+type ChannelListener = Callable[[ChannelEvent], None]
+
+
+class Capability(StrEnum):
+    """What a channel can do beyond what every channel does."""
+
+    READ_LOG = "read_log"
+    """The attendance log can be read on demand (catch-up after missed events)."""
+
+
+class PunchLog(Protocol):
+    """The terminal's attendance log as read at one moment; records are decoded when asked for.
+
+    A record that cannot be decoded reads as None.
+    """
+
+    @property
+    def total(self) -> int: ...
+
+    def punches(self, first: int = 0) -> list[Punch | None]:
+        """The records from index ``first`` on, oldest first."""
+
+    def newest(self, end: int | None = None) -> Punch | None:
+        """The newest record that can be read, among the first ``end`` (all by default)."""
+
+    def oldest(self) -> Punch | None:
+        """The oldest record that can be read."""
+
+
+class LogReader(Protocol):
+    """Reads the attendance log, within the exchange of a poll (``Capability.READ_LOG``)."""
+
+    def read_attendance(self, users: list[TerminalUser]) -> PunchLog:
+        """The whole log; ``users`` name the records that hold a user's number."""
+
+
+type CatchUp[T] = Callable[[Counters, list[TerminalUser] | None, LogReader], T]
+"""Runs in the same exchange as a poll (no punch falls between the counters and the log) with
+the counters, the users the poll read (None when it did not read them) and the log reader."""
+
+
+@dataclass(frozen=True, slots=True)
+class Polled[T]:
+    """What one poll read: ``users`` is None when they were not read, ``caught_up`` is what the
+    poll's catch-up returned (None without one)."""
+
+    counters: Counters
+    clock: datetime
+    users: list[TerminalUser] | None
+    caught_up: T | None
+
+
+class TerminalChannel(Protocol):
+    """One way of talking to one terminal."""
+
+    @property
+    def info(self) -> TerminalInfo:
+        """What the terminal says about itself."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    @property
+    def realtime(self) -> bool | None:
+        """Whether the terminal announces punches as they happen (None: not known yet)."""
+
+    @property
+    def enrolling(self) -> bool:
+        """Whether a poll now would disturb an enrollment (the terminal waits for a finger)."""
+
+    def async_add_listener(self, listener: ChannelListener) -> Callable[[], None]:
+        """Call ``listener`` in the event loop with every event the terminal sends."""
+
+    async def async_poll[T](
+        self, read_users: Callable[[Counters], bool], catch_up: CatchUp[T] | None = None
+    ) -> Polled[T]:
+        """Read the counters and the clock, and the users when ``read_users`` says so.
+
+        ``catch_up`` needs ``Capability.READ_LOG``.
+        """
+
+    async def async_read_users(self) -> list[TerminalUser]: ...
+
+    async def async_start_enrollment(self, user: TerminalUser, finger: int) -> bool:
+        """Ask the terminal to enroll ``finger`` (its own number, the FID); False when the user
+        already has it.
+
+        Answers once the terminal waits for the first press; what follows comes as events.
+        """
+
+    async def async_end_enrollment(self) -> None:
+        """Take the terminal out of enrollment mode and enable it, now or as soon as it answers."""
+
+    async def async_enrolled_fingers(self, user: TerminalUser) -> frozenset[int]:
+        """The fingers (the terminal's own numbers) ``user`` has a template for."""
+
+    async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
+        """Set the terminal's clock to ``clock()``, taken right before it is sent."""
+
+    async def async_stop(self) -> None:
+        """Close the channel; nothing is sent or emitted after."""
