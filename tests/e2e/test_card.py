@@ -26,6 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
+from custom_components.zkteco.enrollment import terminal_finger
 from devtools.hass_runner import REPO_ROOT, RunnerState, ensure_card_dashboard
 from zksim import PressOutcome, ZKSimulator
 
@@ -297,7 +298,7 @@ def test_three_presses_enroll_a_finger(
     assert page.read('[data-finger="6"]', "data-enrolled") == "true"
     assert page.read('[data-finger="6"]', "aria-label") == "6: left index finger (enrolled)"
     page.screenshot("success")
-    assert sim.has_template(USER_ID, 6)
+    assert sim.has_template(USER_ID, terminal_finger(6))  # the terminal's own number
 
 
 def test_enrolled_finger_is_marked_and_not_enrolled_twice(
