@@ -25,23 +25,26 @@ from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import MAX_BODY, REFUSED, PushHub, ServedTerminal
 from zksim.push import PushTerminal
 
-from .test_push_server import PUNCH, SERIAL, TIME_SCALE, Sink, until
+from .conftest import (
+    ATTLOG_LINE,
+    PUSH_SERIAL,
+    PUSH_TIME_SCALE,
+    RecordingSink,
+    until_terminal,
+)
 
 FIRMWARE = "Ver 8.0.4.3-20230515"
 
 
 @pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-@pytest.fixture
-async def hub(hass: HomeAssistant, sink: Sink) -> AsyncIterator[PushHub]:
+async def hub(hass: HomeAssistant, sink: RecordingSink) -> AsyncIterator[PushHub]:
     """A hub serving the test's terminal (no Home Assistant HTTP server at all)."""
     hub = PushHub(hass)
-    queue = CommandQueue(hass, SERIAL, sink.finished.append)
+    queue = CommandQueue(hass, PUSH_SERIAL, sink.finished.append)
     await queue.async_load()
-    hub.async_add_terminal(ServedTerminal(SERIAL, sink, queue, dt_util.get_default_time_zone()))
+    hub.async_add_terminal(
+        ServedTerminal(PUSH_SERIAL, sink, queue, dt_util.get_default_time_zone())
+    )
     yield hub
     queue.async_unload()
 
@@ -74,15 +77,17 @@ def assert_push_answer(status: str, headers: dict[str, str]) -> None:
 
 
 async def test_a_terminal_with_raw_spaces_in_its_poll_is_served(
-    hass: HomeAssistant, listener: PushListener, sink: Sink
+    hass: HomeAssistant, listener: PushListener, sink: RecordingSink
 ) -> None:
-    push = PushTerminal(f"http://127.0.0.1:{listener.port}", serial=SERIAL, time_scale=TIME_SCALE)
+    push = PushTerminal(
+        f"http://127.0.0.1:{listener.port}", serial=PUSH_SERIAL, time_scale=PUSH_TIME_SCALE
+    )
     push.info_raw_spaces = True
     push.terminal.firmware = FIRMWARE
     try:
         push.start()
         push.terminal.punch("1")
-        await until(hass, push, lambda t: t.polls >= 1 and t.acknowledged["ATTLOG"])
+        await until_terminal(hass, push, lambda t: t.polls >= 1 and t.acknowledged["ATTLOG"])
     finally:
         push.close()
 
@@ -92,8 +97,10 @@ async def test_a_terminal_with_raw_spaces_in_its_poll_is_served(
     assert all(e.status == 200 for e in push.exchanges)
 
 
-async def test_bare_lf_and_a_raw_space(listener: PushListener, sink: Sink) -> None:
-    request = f"GET /iclock/getrequest?SN={SERIAL}&INFO={FIRMWARE},2,2,19 HTTP/1.1\nHost: x\n\n"
+async def test_bare_lf_and_a_raw_space(listener: PushListener, sink: RecordingSink) -> None:
+    request = (
+        f"GET /iclock/getrequest?SN={PUSH_SERIAL}&INFO={FIRMWARE},2,2,19 HTTP/1.1\nHost: x\n\n"
+    )
 
     status, headers, body = await exchange(listener, request.encode())
 
@@ -103,10 +110,12 @@ async def test_bare_lf_and_a_raw_space(listener: PushListener, sink: Sink) -> No
     assert sink.infos[0].records == 19
 
 
-async def test_a_punch_is_acknowledged_with_its_count(listener: PushListener, sink: Sink) -> None:
-    body = (PUNCH + "\r\n").encode()
+async def test_a_punch_is_acknowledged_with_its_count(
+    listener: PushListener, sink: RecordingSink
+) -> None:
+    body = (ATTLOG_LINE + "\r\n").encode()
     request = (
-        f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG&Stamp=1 HTTP/1.1\r\n"
+        f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG&Stamp=1 HTTP/1.1\r\n"
         f"Content-Length: {len(body)}\r\nContent-Type: application/push\r\n\r\n"
     ).encode()
 
@@ -117,11 +126,11 @@ async def test_a_punch_is_acknowledged_with_its_count(listener: PushListener, si
     assert sink.users_punching == ["1452"]
 
 
-async def test_expect_100_continue(listener: PushListener, sink: Sink) -> None:
-    body = PUNCH.encode()
+async def test_expect_100_continue(listener: PushListener, sink: RecordingSink) -> None:
+    body = ATTLOG_LINE.encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
     writer.write(
-        f"POST /iclock/cdata.aspx?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+        f"POST /iclock/cdata.aspx?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
         f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
     )
 
@@ -133,14 +142,14 @@ async def test_expect_100_continue(listener: PushListener, sink: Sink) -> None:
     assert sink.users_punching == ["1452"]
 
 
-async def test_a_chunked_body(listener: PushListener, sink: Sink) -> None:
-    body = PUNCH.encode()
+async def test_a_chunked_body(listener: PushListener, sink: RecordingSink) -> None:
+    body = ATTLOG_LINE.encode()
     half = len(body) // 2
     chunks = b"".join(
         f"{len(part):x};ext=1\r\n".encode() + part + b"\r\n" for part in (body[:half], body[half:])
     )
     request = (
-        f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+        f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     ).encode()
 
@@ -154,12 +163,17 @@ async def test_a_chunked_body(listener: PushListener, sink: Sink) -> None:
     "request_bytes",
     [
         pytest.param(
-            f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
             f"Content-Length: {MAX_BODY + 1}\r\n\r\n".encode(),
             id="content-length-over-the-cap",
         ),
         pytest.param(
-            f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"Content-Length: {MAX_BODY + 1}\r\nExpect: 100-continue\r\n\r\n".encode(),
+            id="no-100-continue-for-a-body-over-the-cap",
+        ),
+        pytest.param(
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
             f"Transfer-Encoding: chunked\r\n\r\n{MAX_BODY + 1:x}\r\n".encode(),
             id="chunk-over-the-cap",
         ),
@@ -167,17 +181,17 @@ async def test_a_chunked_body(listener: PushListener, sink: Sink) -> None:
         pytest.param(b"GET iclock/cdata HTTP/1.1\r\n\r\n", id="no-leading-slash"),
         pytest.param(b"\r\n\r\n", id="empty-request-line"),
         pytest.param(
-            f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
             "Content-Length: -5\r\n\r\n".encode(),
             id="negative-length",
         ),
         pytest.param(
-            f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
             "Content-Length: many\r\n\r\n".encode(),
             id="length-not-a-number",
         ),
         pytest.param(
-            f"POST /iclock/cdata?SN={SERIAL}&table=ATTLOG HTTP/1.1\r\n"
+            f"POST /iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG HTTP/1.1\r\n"
             "Content-Length: 500\r\n\r\nshort".encode(),
             id="body-cut-short",
         ),
@@ -191,7 +205,7 @@ async def test_a_chunked_body(listener: PushListener, sink: Sink) -> None:
     ],
 )
 async def test_hostile_requests_are_refused_without_harm(
-    listener: PushListener, sink: Sink, request_bytes: bytes
+    listener: PushListener, sink: RecordingSink, request_bytes: bytes
 ) -> None:
     status, headers, body = await exchange(listener, request_bytes)
 
@@ -201,12 +215,12 @@ async def test_hostile_requests_are_refused_without_harm(
 
 
 async def test_an_http_0_9_style_line_is_read(listener: PushListener) -> None:
-    _, _, body = await exchange(listener, f"GET /iclock/ping?SN={SERIAL}\n\n".encode())
+    _, _, body = await exchange(listener, f"GET /iclock/ping?SN={PUSH_SERIAL}\n\n".encode())
 
     assert body == lines.OK
 
 
-async def test_a_silent_connection_is_closed(listener: PushListener, sink: Sink) -> None:
+async def test_a_silent_connection_is_closed(listener: PushListener, sink: RecordingSink) -> None:
     with patch.object(listener_module, "READ_TIMEOUT", 0):
         reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
         answer = await reader.read()

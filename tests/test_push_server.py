@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 import threading
@@ -16,16 +15,15 @@ from typing import Any
 from unittest.mock import patch
 
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, TestClient
 
 from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
-from custom_components.zkteco.push.queue import CommandQueue, CommandState, FinishedCommand
+from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo
+from custom_components.zkteco.push.queue import CommandQueue, CommandState
 from custom_components.zkteco.push.server import (
     INLINE_PARSE_MAX,
     MAX_BODY,
@@ -38,47 +36,10 @@ from custom_components.zkteco.push.server import (
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
-SERIAL = "CQUJ203960001"
+from .conftest import ATTLOG_LINE, PUSH_SERIAL, PUSH_TIME_SCALE, RecordingSink, until_terminal
+
 STRANGER = "CQUJ999999999"
-TIME_SCALE = 0.01  # the handshake's Delay=5 polls every 50 ms, ErrorDelay=30 waits 300 ms
-PUNCH = "1452\t2015-07-30 15:16:28\t0\t1\t0\t0\t0"
-
-
-@dataclass
-class Sink:
-    """A push channel that records what the hub hands it; storing can be held or made to fail."""
-
-    punches: list[AttLogUpload] = field(default_factory=list)
-    operations: list[OperLogUpload] = field(default_factory=list)
-    infos: list[DeviceInfo] = field(default_factory=list)
-    contacts: list[str] = field(default_factory=list)
-    finished: list[FinishedCommand] = field(default_factory=list)
-    storing: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event | None = None
-    fail: bool = False
-
-    async def async_store_punches(self, upload: AttLogUpload) -> None:
-        self.storing.set()
-        if self.release is not None:
-            await self.release.wait()
-        if self.fail:
-            raise OSError("disk full")
-        self.punches.append(upload)
-
-    async def async_store_operations(self, upload: OperLogUpload) -> None:
-        if self.fail:
-            raise OSError("disk full")
-        self.operations.append(upload)
-
-    def device_info(self, info: DeviceInfo) -> None:
-        self.infos.append(info)
-
-    def contacted(self, endpoint: str) -> None:
-        self.contacts.append(endpoint)
-
-    @property
-    def users_punching(self) -> list[str]:
-        return [record.user_id for upload in self.punches for record in upload.records]
+ATTLOG = f"/iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG"
 
 
 @pytest.fixture
@@ -95,30 +56,27 @@ async def client(hass_client_no_auth: ClientSessionGenerator, hub: PushHub) -> T
 
 
 @pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-@pytest.fixture
 def source_address() -> str | None:
     """The address the served terminal is restricted to (override with parametrize)."""
     return None
 
 
 @pytest.fixture
-async def queue(hass: HomeAssistant, sink: Sink) -> AsyncIterator[CommandQueue]:
-    queue = CommandQueue(hass, SERIAL, sink.finished.append)
+async def queue(hass: HomeAssistant, sink: RecordingSink) -> AsyncIterator[CommandQueue]:
+    queue = CommandQueue(hass, PUSH_SERIAL, sink.finished.append)
     await queue.async_load()
     yield queue
     queue.async_unload()
 
 
 @pytest.fixture
-def served(hub: PushHub, sink: Sink, queue: CommandQueue, source_address: str | None) -> Sink:
+def served(
+    hub: PushHub, sink: RecordingSink, queue: CommandQueue, source_address: str | None
+) -> RecordingSink:
     """The test's terminal is a configured one."""
     hub.async_add_terminal(
         ServedTerminal(
-            SERIAL, sink, queue, dt_util.get_default_time_zone(), source_address=source_address
+            PUSH_SERIAL, sink, queue, dt_util.get_default_time_zone(), source_address=source_address
         )
     )
     return sink
@@ -129,9 +87,9 @@ def make_push(client: TestClient) -> Iterator[Callable[..., PushTerminal]]:
     """Simulated Push K40s whose Cloud Server points at Home Assistant; always stopped."""
     made: list[PushTerminal] = []
 
-    def factory(serial: str = SERIAL, **settings: Any) -> PushTerminal:
+    def factory(serial: str = PUSH_SERIAL, **settings: Any) -> PushTerminal:
         url = f"http://127.0.0.1:{client.port}"
-        push = PushTerminal(url, serial=serial, time_scale=TIME_SCALE)
+        push = PushTerminal(url, serial=serial, time_scale=PUSH_TIME_SCALE)
         push.terminal.add_numbered_users(3)
         for name, value in settings.items():
             setattr(push, name, value)
@@ -146,13 +104,6 @@ def make_push(client: TestClient) -> Iterator[Callable[..., PushTerminal]]:
 @pytest.fixture
 def push(make_push: Callable[..., PushTerminal]) -> PushTerminal:
     return make_push()
-
-
-async def until(
-    hass: HomeAssistant, push: PushTerminal, check: Callable[[PushTerminal], Any]
-) -> None:
-    """Let the terminal work (the event loop serves it meanwhile) until `check` holds."""
-    assert await hass.async_add_executor_job(push.wait_for, lambda t: bool(check(t)))
 
 
 async def send(
@@ -176,10 +127,10 @@ def assert_push_answer(response: ClientResponse) -> None:
 
 
 async def test_handshake_sets_the_terminal_up(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
 
     assert push.server_options["Realtime"] == "1"
     assert push.server_options["Delay"] == str(lines.DEFAULT_DELAY)
@@ -188,18 +139,18 @@ async def test_handshake_sets_the_terminal_up(
     assert offset is not None
     assert push.server_options["TimeZone"] == lines.timezone_option(offset)
     handshake = push.exchanges[0]
-    assert handshake.reply.startswith(f"GET OPTION FROM: {SERIAL}\n")
+    assert handshake.reply.startswith(f"GET OPTION FROM: {PUSH_SERIAL}\n")
     assert handshake.date.endswith("GMT")
     assert "cdata" in served.contacts
     assert "getrequest" in served.contacts
 
 
 async def test_the_terminal_reports_its_counts(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.terminal.add_template("1", 5)
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
     await hass.async_block_till_done()
 
     from_options, from_poll = served.infos[:2]
@@ -211,10 +162,10 @@ async def test_the_terminal_reports_its_counts(
 
 
 async def test_a_punch_is_acknowledged_only_after_the_sink_stored_it(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
     served.release = asyncio.Event()
 
     push.terminal.punch("2")
@@ -223,37 +174,37 @@ async def test_a_punch_is_acknowledged_only_after_the_sink_stored_it(
     assert push.acknowledged["ATTLOG"] == []
     assert served.punches == []
     served.release.set()
-    await until(hass, push, lambda t: t.acknowledged["ATTLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["ATTLOG"])
     assert served.users_punching == ["2"]
     assert push.unacknowledged["ATTLOG"] == 0
 
 
 async def test_a_batch_the_sink_could_not_store_stays_on_the_terminal(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     served.fail = True
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
     push.terminal.punch("2")
     await served.storing.wait()
 
-    await until(hass, push, lambda t: any(e.reply == REFUSED for e in t.exchanges))
+    await until_terminal(hass, push, lambda t: any(e.reply == REFUSED for e in t.exchanges))
     assert push.unacknowledged["ATTLOG"] == 1
 
     served.fail = False
-    await until(hass, push, lambda t: t.acknowledged["ATTLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["ATTLOG"])
     assert served.users_punching == ["2"]
 
 
 async def test_a_batch_whose_answer_was_lost_is_sent_again_and_handed_on_again(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
     push.lose_replies = 1
 
     push.terminal.punch("2")
-    await until(hass, push, lambda t: t.acknowledged["ATTLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["ATTLOG"])
 
     # Recognising the repeat is the channel's business (the reference: dedupe downstream).
     assert served.users_punching == ["2", "2"]
@@ -261,7 +212,7 @@ async def test_a_batch_whose_answer_was_lost_is_sent_again_and_handed_on_again(
 
 
 async def test_a_backlog_arrives_in_batches_each_acknowledged_with_its_count(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.terminal.add_records(25, start=datetime(2026, 11, 2, 8, 0))
     push.batch_size = 10
@@ -270,7 +221,7 @@ async def test_a_backlog_arrives_in_batches_each_acknowledged_with_its_count(
     push.line_ending = "\r\n"
     push.start()
 
-    await until(hass, push, lambda t: len(t.acknowledged["ATTLOG"]) == 25)
+    await until_terminal(hass, push, lambda t: len(t.acknowledged["ATTLOG"]) == 25)
 
     assert [len(upload.records) for upload in served.punches] == [10, 10, 5]
     replies = [e.reply for e in push.exchanges if "ATTLOG" in e.path]
@@ -278,10 +229,10 @@ async def test_a_backlog_arrives_in_batches_each_acknowledged_with_its_count(
 
 
 async def test_commands_reach_the_terminal_and_results_come_back_by_id(
-    hass: HomeAssistant, served: Sink, push: PushTerminal, queue: CommandQueue
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal, queue: CommandQueue
 ) -> None:
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
     served.infos.clear()
 
     info = await queue.async_add(lines.Command.INFO)
@@ -296,18 +247,18 @@ async def test_commands_reach_the_terminal_and_results_come_back_by_id(
 
 
 async def test_a_finger_enrolled_at_the_terminal_comes_back_without_its_template(
-    hass: HomeAssistant, served: Sink, push: PushTerminal, queue: CommandQueue
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal, queue: CommandQueue
 ) -> None:
     push.start()
-    await until(hass, push, lambda t: t.polls >= 1)
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
 
     command_id = await queue.async_add(lines.enroll_fp("2", 6))
     assert await queue.async_wait_delivered(command_id)
-    await until(hass, push, lambda t: t.terminal.enrolling)
+    await until_terminal(hass, push, lambda t: t.terminal.enrolling)
     for _ in range(3):
         push.terminal.press_finger(PressOutcome.GOOD)
     end = await queue.async_wait_finished(command_id)
-    await until(hass, push, lambda t: t.acknowledged["OPERLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["OPERLOG"])
 
     assert end.result is not None
     assert end.result.outcome is lines.Outcome.SUCCESS
@@ -321,26 +272,26 @@ async def test_a_finger_enrolled_at_the_terminal_comes_back_without_its_template
 
 
 async def test_old_iclock_firmware_uses_aspx_paths(
-    hass: HomeAssistant, served: Sink, make_push: Callable[..., PushTerminal]
+    hass: HomeAssistant, served: RecordingSink, make_push: Callable[..., PushTerminal]
 ) -> None:
     push = make_push(aspx_paths=True)
     push.start()
     push.terminal.punch("3")
 
-    await until(hass, push, lambda t: t.acknowledged["ATTLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["ATTLOG"])
 
     assert served.users_punching == ["3"]
 
 
 async def test_a_raw_space_in_the_poll_is_refused_by_home_assistants_server(
-    hass: HomeAssistant, served: Sink, make_push: Callable[..., PushTerminal]
+    hass: HomeAssistant, served: RecordingSink, make_push: Callable[..., PushTerminal]
 ) -> None:
     """Measured on 2026.10.4: the reason for listener.py."""
     push = make_push(info_raw_spaces=True)
     push.terminal.firmware = "Ver 8.0.4.3-20230515"
     push.start()
 
-    await until(hass, push, lambda t: any(e.status == 400 for e in t.exchanges))
+    await until_terminal(hass, push, lambda t: any(e.status == 400 for e in t.exchanges))
 
     (refused,) = [e for e in push.exchanges if e.status == 400][:1]
     assert refused.path.startswith("/iclock/getrequest?")
@@ -349,12 +300,12 @@ async def test_a_raw_space_in_the_poll_is_refused_by_home_assistants_server(
 
 @pytest.mark.parametrize("source_address", ["192.0.2.7"])
 async def test_a_terminal_restricted_to_another_address_is_refused(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.start()
     push.terminal.punch("2")
 
-    await until(hass, push, lambda t: any(e.reply == REFUSED for e in t.exchanges))
+    await until_terminal(hass, push, lambda t: any(e.reply == REFUSED for e in t.exchanges))
 
     assert served.contacts == []
     assert push.unacknowledged["ATTLOG"] == 1
@@ -362,35 +313,40 @@ async def test_a_terminal_restricted_to_another_address_is_refused(
 
 @pytest.mark.parametrize("source_address", ["127.0.0.1"])
 async def test_a_terminal_calling_from_its_address_is_served(
-    hass: HomeAssistant, served: Sink, push: PushTerminal
+    hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
     push.start()
     push.terminal.punch("2")
 
-    await until(hass, push, lambda t: t.acknowledged["ATTLOG"])
+    await until_terminal(hass, push, lambda t: t.acknowledged["ATTLOG"])
 
 
 async def test_a_removed_terminal_is_no_longer_served(
     hass: HomeAssistant, hub: PushHub, queue: CommandQueue, client: TestClient
 ) -> None:
     stop = hub.async_add_terminal(
-        ServedTerminal(SERIAL, Sink(), queue, dt_util.get_default_time_zone())
+        ServedTerminal(PUSH_SERIAL, RecordingSink(), queue, dt_util.get_default_time_zone())
     )
     stop()
     stop()
 
-    _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG", PUNCH.encode())
+    _, text = await send(client, "POST", ATTLOG, ATTLOG_LINE.encode())
 
     assert text == REFUSED
 
 
 async def test_the_stamps_a_terminal_sent_come_back_at_its_next_handshake(
-    served: Sink, client: TestClient
+    served: RecordingSink, client: TestClient
 ) -> None:
-    await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG&Stamp=77", PUNCH.encode())
-    await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=OPERLOG&OpStamp=12", b"")
+    await send(
+        client,
+        "POST",
+        f"{ATTLOG}&Stamp=77",
+        ATTLOG_LINE.encode(),
+    )
+    await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=OPERLOG&OpStamp=12", b"")
 
-    _, text = await send(client, "GET", f"/iclock/cdata?SN={SERIAL}&options=all")
+    _, text = await send(client, "GET", f"/iclock/cdata?SN={PUSH_SERIAL}&options=all")
 
     assert "\nATTLOGStamp=77\nStamp=77\n" in text
     assert "\nOPERLOGStamp=12\nOpStamp=12\n" in text
@@ -403,7 +359,7 @@ async def test_the_stamps_a_terminal_sent_come_back_at_its_next_handshake(
 async def test_an_unknown_terminal_is_discovered_once_and_keeps_its_data(
     hass: HomeAssistant,
     hub: PushHub,
-    served: Sink,
+    served: RecordingSink,
     make_push: Callable[..., PushTerminal],
 ) -> None:
     discovered: list[PushDiscovery] = []
@@ -412,7 +368,9 @@ async def test_an_unknown_terminal_is_discovered_once_and_keeps_its_data(
     stranger.terminal.add_records(3)
     stranger.start()
 
-    await until(hass, stranger, lambda t: sum(e.reply == REFUSED for e in t.exchanges) >= 3)
+    await until_terminal(
+        hass, stranger, lambda t: sum(e.reply == REFUSED for e in t.exchanges) >= 3
+    )
 
     assert discovered == [PushDiscovery(STRANGER, "127.0.0.1")]
     assert stranger.acknowledged["ATTLOG"] == []
@@ -435,25 +393,25 @@ async def test_without_a_discovery_handler_an_unknown_terminal_is_still_refused(
 @pytest.mark.parametrize(
     "path",
     [
-        "/iclock/ping?SN=" + SERIAL,
-        "/iclock/registry?SN=" + SERIAL,
-        "/iclock/push?SN=" + SERIAL,
-        "/iclock/querydata?SN=" + SERIAL,
-        "/iclock/rtdata?SN=" + SERIAL + "&type=time",
-        "/iclock/exchange?SN=" + SERIAL,
-        "/iclock/fdata?SN=" + SERIAL,
+        "/iclock/ping?SN=" + PUSH_SERIAL,
+        "/iclock/registry?SN=" + PUSH_SERIAL,
+        "/iclock/push?SN=" + PUSH_SERIAL,
+        "/iclock/querydata?SN=" + PUSH_SERIAL,
+        "/iclock/rtdata?SN=" + PUSH_SERIAL + "&type=time",
+        "/iclock/exchange?SN=" + PUSH_SERIAL,
+        "/iclock/fdata?SN=" + PUSH_SERIAL,
         "/iclock/nothing/here",
         "/iclock/",
-        "/iclock/cdata/?SN=" + SERIAL,
-        "/iclock/cdata?SN=" + SERIAL,
-        "/iclock/cdata?SN=" + SERIAL + "&table=ATTPHOTO",
-        "/iclock/cdata?SN=" + SERIAL + "&table=NEWTABLE",
-        "/iclock/cdata.aspx?SN=" + SERIAL + "&table=ERRORLOG",
+        "/iclock/cdata/?SN=" + PUSH_SERIAL,
+        "/iclock/cdata?SN=" + PUSH_SERIAL,
+        "/iclock/cdata?SN=" + PUSH_SERIAL + "&table=ATTPHOTO",
+        "/iclock/cdata?SN=" + PUSH_SERIAL + "&table=NEWTABLE",
+        "/iclock/cdata.aspx?SN=" + PUSH_SERIAL + "&table=ERRORLOG",
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH"])
 async def test_every_path_and_method_is_answered_ok(
-    served: Sink, client: TestClient, path: str, method: str
+    served: RecordingSink, client: TestClient, path: str, method: str
 ) -> None:
     response, text = await send(client, method, path, b"\xff\xd8\x00binary\x00photo")
 
@@ -462,8 +420,8 @@ async def test_every_path_and_method_is_answered_ok(
     assert served.punches == served.operations == []
 
 
-async def test_head_is_answered(served: Sink, client: TestClient) -> None:
-    response, _ = await send(client, "HEAD", f"/iclock/ping?SN={SERIAL}")
+async def test_head_is_answered(served: RecordingSink, client: TestClient) -> None:
+    response, _ = await send(client, "HEAD", f"/iclock/ping?SN={PUSH_SERIAL}")
 
     assert_push_answer(response)
 
@@ -480,11 +438,15 @@ async def test_head_is_answered(served: Sink, client: TestClient) -> None:
     ],
 )
 async def test_content_types_are_never_looked_at(
-    served: Sink, client: TestClient, content_type: str
+    served: RecordingSink, client: TestClient, content_type: str
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     response, text = await send(
-        client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG", PUNCH.encode(), **headers
+        client,
+        "POST",
+        ATTLOG,
+        ATTLOG_LINE.encode(),
+        **headers,
     )
 
     assert_push_answer(response)
@@ -492,10 +454,12 @@ async def test_content_types_are_never_looked_at(
     assert served.users_punching == ["1452"]
 
 
-async def test_malformed_lines_never_cost_the_valid_ones(served: Sink, client: TestClient) -> None:
+async def test_malformed_lines_never_cost_the_valid_ones(
+    served: RecordingSink, client: TestClient
+) -> None:
     body = b"\r\n".join(
         [
-            PUNCH.encode(),
+            ATTLOG_LINE.encode(),
             b"\x00\xff\xfe binary \x81\x82",
             b"7\tnot a time\t0\t1",
             b"\t\t\t",
@@ -504,14 +468,16 @@ async def test_malformed_lines_never_cost_the_valid_ones(served: Sink, client: T
         ]
     )
 
-    response, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG", body)
+    response, text = await send(client, "POST", ATTLOG, body)
 
     assert_push_answer(response)
     assert text == "OK: 5"  # every line but the blank one: a bad line does not mend by re-sending
     assert served.users_punching == ["1452", "8"]
 
 
-async def test_operation_log_with_odd_lines_and_templates(served: Sink, client: TestClient) -> None:
+async def test_operation_log_with_odd_lines_and_templates(
+    served: RecordingSink, client: TestClient
+) -> None:
     body = "\n".join(
         [
             "USER PIN=7\tName=Mu\u00f1oz\tPri=0\tPasswd=1234\tCard=\tGrp=1",
@@ -521,7 +487,7 @@ async def test_operation_log_with_odd_lines_and_templates(served: Sink, client: 
         ]
     ).encode()
 
-    _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=OPERLOG", body)
+    _, text = await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=OPERLOG", body)
 
     assert text == "OK: 4"
     (upload,) = served.operations
@@ -531,40 +497,42 @@ async def test_operation_log_with_odd_lines_and_templates(served: Sink, client: 
     assert "1234" not in repr(upload)
 
 
-async def test_unified_templates_arrive_as_biodata(served: Sink, client: TestClient) -> None:
+async def test_unified_templates_arrive_as_biodata(
+    served: RecordingSink, client: TestClient
+) -> None:
     body = b"BIODATA Pin=7\tNo=6\tIndex=0\tValid=1\tDuress=0\tType=1\tMajorVer=10\tTmp=QUJD\n"
 
-    _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=BIODATA", body)
+    _, text = await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=BIODATA", body)
 
     assert text == "OK: 1"
     assert served.operations[0].biodata[0].number == 6
 
 
 async def test_an_operation_log_the_sink_cannot_store_is_refused(
-    served: Sink, client: TestClient
+    served: RecordingSink, client: TestClient
 ) -> None:
     served.fail = True
 
-    _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=OPERLOG", b"")
+    _, text = await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=OPERLOG", b"")
 
     assert text == REFUSED
 
 
-async def test_options_with_commas_inside_values(served: Sink, client: TestClient) -> None:
+async def test_options_with_commas_inside_values(served: RecordingSink, client: TestClient) -> None:
     body = b"~DeviceName=K40,~OEMVendor=ZKTECO CO., LTD.,UserCount=12,~MaxUserCount=1000"
 
-    _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=options", body)
+    _, text = await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=options", body)
 
     assert text == lines.OK
     assert served.infos == [DeviceInfo(device_name="K40", users=12, user_capacity=1000)]
 
 
 async def test_results_for_commands_never_given_are_answered_and_ignored(
-    served: Sink, client: TestClient
+    served: RecordingSink, client: TestClient
 ) -> None:
     body = b"ID=nobody&Return=0&CMD=DATA\nReturn=5\n\x00\xff"
 
-    response, text = await send(client, "POST", f"/iclock/devicecmd?SN={SERIAL}", body)
+    response, text = await send(client, "POST", f"/iclock/devicecmd?SN={PUSH_SERIAL}", body)
 
     assert_push_answer(response)
     assert text == lines.OK
@@ -582,9 +550,9 @@ async def test_results_for_commands_never_given_are_answered_and_ignored(
     ],
 )
 async def test_a_request_without_a_usable_serial_is_refused(
-    served: Sink, client: TestClient, path: str
+    served: RecordingSink, client: TestClient, path: str
 ) -> None:
-    response, text = await send(client, "POST", path, PUNCH.encode())
+    response, text = await send(client, "POST", path, ATTLOG_LINE.encode())
 
     assert_push_answer(response)
     assert text == REFUSED
@@ -592,11 +560,11 @@ async def test_a_request_without_a_usable_serial_is_refused(
 
 
 async def test_a_body_over_the_cap_is_refused_and_the_terminal_keeps_it(
-    served: Sink, client: TestClient
+    served: RecordingSink, client: TestClient
 ) -> None:
-    body = (PUNCH + "\n").encode() * (MAX_BODY // len(PUNCH) + 1)
+    body = (ATTLOG_LINE + "\n").encode() * (MAX_BODY // len(ATTLOG_LINE) + 1)
 
-    response, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG", body)
+    response, text = await send(client, "POST", ATTLOG, body)
 
     assert_push_answer(response)
     assert text == REFUSED
@@ -604,9 +572,9 @@ async def test_a_body_over_the_cap_is_refused_and_the_terminal_keeps_it(
 
 
 async def test_a_large_body_is_parsed_off_the_event_loop(
-    hass: HomeAssistant, served: Sink, client: TestClient
+    hass: HomeAssistant, served: RecordingSink, client: TestClient
 ) -> None:
-    body = (PUNCH + "\n").encode() * (INLINE_PARSE_MAX // len(PUNCH) + 1)
+    body = (ATTLOG_LINE + "\n").encode() * (INLINE_PARSE_MAX // len(ATTLOG_LINE) + 1)
     threads: list[threading.Thread] = []
     parse = lines.parse_attlog
 
@@ -615,7 +583,7 @@ async def test_a_large_body_is_parsed_off_the_event_loop(
         return parse(raw)
 
     with patch.object(lines, "parse_attlog", parse_and_note):
-        _, text = await send(client, "POST", f"/iclock/cdata?SN={SERIAL}&table=ATTLOG", body)
+        _, text = await send(client, "POST", ATTLOG, body)
 
     count = body.count(b"\n")
     assert text == f"OK: {count}"
@@ -624,10 +592,10 @@ async def test_a_large_body_is_parsed_off_the_event_loop(
 
 
 async def test_a_failure_inside_the_hub_is_answered_not_raised(
-    served: Sink, client: TestClient
+    served: RecordingSink, client: TestClient
 ) -> None:
     with patch.object(lines, "handshake_answer", side_effect=RuntimeError("bug")):
-        response, text = await send(client, "GET", f"/iclock/cdata?SN={SERIAL}&options=all")
+        response, text = await send(client, "GET", f"/iclock/cdata?SN={PUSH_SERIAL}&options=all")
 
     assert_push_answer(response)
     assert text == REFUSED

@@ -121,9 +121,7 @@ async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     method, target = _request_line(await _line(reader))
     headers = await _headers(reader)
     path, _, query = target.partition("?")
-    if headers.get("expect", "").lower() == "100-continue":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    body = await _body(reader, headers)
+    body = await _body(reader, writer, headers)
     return PushRequest(
         method=method,
         path=unquote(path),
@@ -160,15 +158,18 @@ async def _headers(reader: asyncio.StreamReader) -> dict[str, str]:
     raise _Unreadable
 
 
-async def _body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> bytes | None:
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return await _chunked_body(reader)
-    length = int(headers.get("content-length") or 0)
+async def _body(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: Mapping[str, str]
+) -> bytes | None:
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = 0 if chunked else int(headers.get("content-length") or 0)
     if length < 0:
         raise _Unreadable
     if length > MAX_BODY:
-        return None
-    return await reader.readexactly(length)
+        return None  # refused before the client sends it
+    if headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return await _chunked_body(reader) if chunked else await reader.readexactly(length)
 
 
 async def _chunked_body(reader: asyncio.StreamReader) -> bytes | None:

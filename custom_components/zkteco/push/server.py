@@ -145,12 +145,13 @@ def endpoint_of(path: str) -> str:
 
 async def read_capped(read: Callable[[int], Awaitable[bytes]], cap: int = MAX_BODY) -> bytes | None:
     """The whole body from a stream's `read`; None when it is larger than `cap`."""
-    body = b""
-    while len(body) <= cap:
-        chunk = await read(cap + 1 - len(body))
-        if not chunk:
-            return body
-        body += chunk
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        if not (chunk := await read(cap + 1 - size)):
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
     return None
 
 
