@@ -571,6 +571,18 @@ async def test_a_body_over_the_cap_is_refused_and_the_terminal_keeps_it(
     assert served.punches == []
 
 
+async def test_a_photo_over_the_cap_is_acknowledged_unread(
+    served: RecordingSink, client: TestClient
+) -> None:
+    body = b"PIN=20260101080000-1.jpg\nSN=x\nsize=9\nCMD=uploadphoto\0" + b"\xff" * MAX_BODY
+    path = f"/iclock/cdata?SN={PUSH_SERIAL}&table=ATTPHOTO"
+
+    response, text = await send(client, "POST", path, body)
+
+    assert_push_answer(response)
+    assert text == lines.OK
+
+
 async def test_a_large_body_is_parsed_off_the_event_loop(
     hass: HomeAssistant, served: RecordingSink, client: TestClient
 ) -> None:
