@@ -298,7 +298,7 @@ async def test_a_raw_space_in_the_poll_is_refused_by_home_assistants_server(
     assert "getrequest" not in served.contacts
 
 
-@pytest.mark.parametrize("source_address", ["192.0.2.7"])
+@pytest.mark.parametrize("source_address", ["192.0.2.7", "::ffff:192.0.2.7", "not an address"])
 async def test_a_terminal_restricted_to_another_address_is_refused(
     hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:
@@ -311,7 +311,7 @@ async def test_a_terminal_restricted_to_another_address_is_refused(
     assert push.unacknowledged["ATTLOG"] == 1
 
 
-@pytest.mark.parametrize("source_address", ["127.0.0.1"])
+@pytest.mark.parametrize("source_address", ["127.0.0.1", "::ffff:127.0.0.1"])
 async def test_a_terminal_calling_from_its_address_is_served(
     hass: HomeAssistant, served: RecordingSink, push: PushTerminal
 ) -> None:

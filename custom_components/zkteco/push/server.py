@@ -41,9 +41,10 @@ the event loop for long.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from email.utils import formatdate
+from ipaddress import ip_address
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -125,16 +126,6 @@ class PushAnswer:
     text: str
 
 
-@dataclass(slots=True)
-class _Stamps:
-    """The last upload cursors a terminal sent, handed back at its next handshake (§1.3)."""
-
-    by_table: dict[str, str] = field(default_factory=dict)
-
-    def get(self, table: str) -> str:
-        return self.by_table.get(table, lines.DEFAULT_STAMP)
-
-
 def http_date() -> str:
     """The `Date:` header: now, in GMT (RFC 1123)."""
     return formatdate(usegmt=True)
@@ -167,7 +158,8 @@ class PushHub:
         self.hass = hass
         self.discover = discover
         self._terminals: dict[str, ServedTerminal] = {}
-        self._stamps: dict[str, _Stamps] = {}
+        # The last upload cursors each terminal sent, handed back at its next handshake (§1.3).
+        self._stamps: dict[str, dict[str, str]] = {}
         self._discovered: set[str] = set()
 
     @callback
@@ -217,7 +209,9 @@ class PushHub:
         if terminal is None:
             self._discovered_once(serial, remote)
             return None
-        if terminal.source_address is not None and remote != terminal.source_address:
+        if terminal.source_address is not None and not _same_address(
+            remote, terminal.source_address
+        ):
             LOGGER.debug("Terminal %s refused: it called from %s", serial, remote)
             return None
         return terminal
@@ -231,15 +225,15 @@ class PushHub:
             self.discover(PushDiscovery(serial, remote))
 
     def _handshake(self, terminal: ServedTerminal) -> str:
-        stamps = self._stamps.get(terminal.serial, _Stamps())
+        stamps = self._stamps.get(terminal.serial, {})
         offset = dt_util.now(terminal.time_zone).utcoffset()
         return lines.handshake_answer(
             terminal.serial,
             utc_offset=offset or timedelta(),
             delay=terminal.delay,
-            attlog_stamp=stamps.get(lines.TABLE_ATTLOG),
-            operlog_stamp=stamps.get(lines.TABLE_OPERLOG),
-            photo_stamp=stamps.get(lines.TABLE_ATTPHOTO),
+            attlog_stamp=stamps.get(lines.TABLE_ATTLOG, lines.DEFAULT_STAMP),
+            operlog_stamp=stamps.get(lines.TABLE_OPERLOG, lines.DEFAULT_STAMP),
+            photo_stamp=stamps.get(lines.TABLE_ATTPHOTO, lines.DEFAULT_STAMP),
         )
 
     async def _async_poll(self, terminal: ServedTerminal, query: PushQuery) -> str:
@@ -278,13 +272,23 @@ class PushHub:
             await terminal.sink.async_store_operations(operations)
             acknowledged = operations.acknowledged
         if query.stamp is not None:
-            self._stamps.setdefault(terminal.serial, _Stamps()).by_table[table] = query.stamp
+            self._stamps.setdefault(terminal.serial, {})[table] = query.stamp
         return lines.acknowledge(acknowledged)
 
     async def _async_parse[T](self, parse: Callable[[bytes], T], body: bytes) -> T:
         if len(body) <= INLINE_PARSE_MAX:
             return parse(body)
         return await self.hass.async_add_executor_job(parse, body)
+
+
+def _same_address(remote: str | None, allowed: str) -> bool:
+    """Whether two addresses are one; an IPv4 client of a dual-stack socket is IPv4-mapped."""
+    try:
+        addresses = [ip_address(address or "") for address in (remote, allowed)]
+    except ValueError:
+        return False
+    unmapped = {getattr(address, "ipv4_mapped", None) or address for address in addresses}
+    return len(unmapped) == 1
 
 
 def _reads_body(endpoint: str, query: PushQuery) -> bool:
