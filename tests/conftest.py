@@ -237,6 +237,30 @@ def sink() -> RecordingSink:
     return RecordingSink()
 
 
+@pytest.fixture
+async def make_push_terminal(
+    hass: HomeAssistant,
+) -> AsyncIterator[Callable[..., PushTerminal]]:
+    """Simulated Push K40s with users 1..3 calling `url`; stopped off the event loop at the end.
+
+    Stopping joins the terminal's thread, which may be in the middle of a request: the event
+    loop has to go on serving it meanwhile.
+    """
+    made: list[PushTerminal] = []
+
+    def factory(url: str, serial: str = PUSH_SERIAL, **settings: Any) -> PushTerminal:
+        push = PushTerminal(url, serial=serial, time_scale=PUSH_TIME_SCALE)
+        push.terminal.add_numbered_users(3)
+        for name, value in settings.items():
+            setattr(push, name, value)
+        made.append(push)
+        return push
+
+    yield factory
+    for push in made:
+        await hass.async_add_executor_job(push.close)
+
+
 async def until_terminal(
     hass: HomeAssistant, push: PushTerminal, check: Callable[[PushTerminal], Any]
 ) -> None:

@@ -7,7 +7,7 @@ line, bare LF), and serves the same hub as the views.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from email.utils import parsedate_to_datetime
 from unittest.mock import patch
 
@@ -28,7 +28,6 @@ from zksim.push import PushTerminal
 from .conftest import (
     ATTLOG_LINE,
     PUSH_SERIAL,
-    PUSH_TIME_SCALE,
     RecordingSink,
     until_terminal,
 )
@@ -77,19 +76,17 @@ def assert_push_answer(status: str, headers: dict[str, str]) -> None:
 
 
 async def test_a_terminal_with_raw_spaces_in_its_poll_is_served(
-    hass: HomeAssistant, listener: PushListener, sink: RecordingSink
+    hass: HomeAssistant,
+    listener: PushListener,
+    sink: RecordingSink,
+    make_push_terminal: Callable[..., PushTerminal],
 ) -> None:
-    push = PushTerminal(
-        f"http://127.0.0.1:{listener.port}", serial=PUSH_SERIAL, time_scale=PUSH_TIME_SCALE
-    )
-    push.info_raw_spaces = True
+    push = make_push_terminal(f"http://127.0.0.1:{listener.port}", info_raw_spaces=True)
     push.terminal.firmware = FIRMWARE
-    try:
-        push.start()
-        push.terminal.punch("1")
-        await until_terminal(hass, push, lambda t: t.polls >= 1 and t.acknowledged["ATTLOG"])
-    finally:
-        push.close()
+    push.start()
+    push.terminal.punch("1")
+
+    await until_terminal(hass, push, lambda t: t.polls >= 1 and t.acknowledged["ATTLOG"])
 
     assert " " in next(e.path for e in push.exchanges if "INFO=" in e.path)
     assert FIRMWARE in [info.firmware for info in sink.infos]

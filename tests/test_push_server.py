@@ -7,11 +7,11 @@ views wherever a real client helps; hostile and odd requests are sent by hand.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 import threading
-from typing import Any
 from unittest.mock import patch
 
 from aiohttp import ClientResponse
@@ -36,7 +36,7 @@ from custom_components.zkteco.push.server import (
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
-from .conftest import ATTLOG_LINE, PUSH_SERIAL, PUSH_TIME_SCALE, RecordingSink, until_terminal
+from .conftest import ATTLOG_LINE, PUSH_SERIAL, RecordingSink, until_terminal
 
 STRANGER = "CQUJ999999999"
 ATTLOG = f"/iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG"
@@ -83,22 +83,11 @@ def served(
 
 
 @pytest.fixture
-def make_push(client: TestClient) -> Iterator[Callable[..., PushTerminal]]:
-    """Simulated Push K40s whose Cloud Server points at Home Assistant; always stopped."""
-    made: list[PushTerminal] = []
-
-    def factory(serial: str = PUSH_SERIAL, **settings: Any) -> PushTerminal:
-        url = f"http://127.0.0.1:{client.port}"
-        push = PushTerminal(url, serial=serial, time_scale=PUSH_TIME_SCALE)
-        push.terminal.add_numbered_users(3)
-        for name, value in settings.items():
-            setattr(push, name, value)
-        made.append(push)
-        return push
-
-    yield factory
-    for push in made:
-        push.close()
+def make_push(
+    client: TestClient, make_push_terminal: Callable[..., PushTerminal]
+) -> Callable[..., PushTerminal]:
+    """Simulated Push K40s whose Cloud Server points at Home Assistant."""
+    return partial(make_push_terminal, f"http://127.0.0.1:{client.port}")
 
 
 @pytest.fixture
