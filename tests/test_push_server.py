@@ -560,6 +560,19 @@ async def test_a_body_over_the_cap_is_refused_and_the_terminal_keeps_it(
     assert served.punches == []
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "answer"), [("devicecmd", REFUSED), ("getrequest", lines.OK), ("ping", lines.OK)]
+)
+async def test_only_a_body_that_is_read_is_refused_over_the_cap(
+    served: RecordingSink, client: TestClient, endpoint: str, answer: str
+) -> None:
+    body = b"ID=1&Return=0&CMD=DATA\n" * (MAX_BODY // 20)
+
+    _, text = await send(client, "POST", f"/iclock/{endpoint}?SN={PUSH_SERIAL}", body)
+
+    assert text == answer
+
+
 async def test_a_photo_over_the_cap_is_acknowledged_unread(
     served: RecordingSink, client: TestClient
 ) -> None:
