@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import socket
 import struct
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
@@ -28,7 +30,10 @@ from custom_components.zkteco.const import (
     PROTOCOL_TCP,
     PROTOCOL_UDP,
 )
+from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
+from custom_components.zkteco.push.queue import FinishedCommand
 from zksim import ZKSimulator
+from zksim.push import PushTerminal
 
 SNAPSHOTS_HA_VERSION = "2026.10.4"
 # The terminal's own finger numbers (FID) of the API's finger indexes used in the tests.
@@ -184,3 +189,83 @@ async def add_unreachable_terminal(hass: HomeAssistant, sim: ZKSimulator) -> Non
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+# -- Push mode: a served terminal's sink, and a simulated Push K40 ------------------------------
+
+PUSH_SERIAL = "CQUJ203960001"
+PUSH_TIME_SCALE = 0.01  # the handshake's Delay=5 polls every 50 ms, ErrorDelay=30 waits 300 ms
+ATTLOG_LINE = "1452\t2015-07-30 15:16:28\t0\t1\t0\t0\t0"
+
+
+@dataclass
+class RecordingSink:
+    """A push channel that records what the hub hands it; storing can be held or made to fail."""
+
+    punches: list[AttLogUpload] = field(default_factory=list)
+    operations: list[OperLogUpload] = field(default_factory=list)
+    infos: list[DeviceInfo] = field(default_factory=list)
+    contacts: list[str] = field(default_factory=list)
+    finished: list[FinishedCommand] = field(default_factory=list)
+    storing: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event | None = None
+    fail: bool = False
+
+    async def async_store_punches(self, upload: AttLogUpload) -> None:
+        self.storing.set()
+        if self.release is not None:
+            await self.release.wait()
+        if self.fail:
+            raise OSError("disk full")
+        self.punches.append(upload)
+
+    async def async_store_operations(self, upload: OperLogUpload) -> None:
+        if self.fail:
+            raise OSError("disk full")
+        self.operations.append(upload)
+
+    def device_info(self, info: DeviceInfo) -> None:
+        self.infos.append(info)
+
+    def contacted(self, endpoint: str) -> None:
+        self.contacts.append(endpoint)
+
+    @property
+    def users_punching(self) -> list[str]:
+        return [record.user_id for upload in self.punches for record in upload.records]
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+async def make_push_terminal(
+    hass: HomeAssistant,
+) -> AsyncIterator[Callable[..., PushTerminal]]:
+    """Simulated Push K40s with users 1..3 calling `url`; stopped off the event loop at the end.
+
+    Stopping joins the terminal's thread, which may be in the middle of a request: the event
+    loop has to go on serving it meanwhile.
+    """
+    made: list[PushTerminal] = []
+
+    def factory(url: str, serial: str = PUSH_SERIAL, **settings: Any) -> PushTerminal:
+        push = PushTerminal(url, serial=serial, time_scale=PUSH_TIME_SCALE)
+        push.terminal.add_numbered_users(3)
+        for name, value in settings.items():
+            setattr(push, name, value)
+        made.append(push)
+        return push
+
+    yield factory
+    for push in made:
+        await hass.async_add_executor_job(push.close)
+
+
+async def until_terminal(
+    hass: HomeAssistant, push: PushTerminal, check: Callable[[PushTerminal], Any]
+) -> None:
+    """Let the Push terminal work (the event loop serves it meanwhile) until `check` holds."""
+    assert await hass.async_add_executor_job(push.wait_for, lambda t: bool(check(t)))
