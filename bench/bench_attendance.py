@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from unittest.mock import MagicMock
+from unittest.mock import AsyncMock, MagicMock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -377,7 +377,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as config_dir, mock_storage():
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            hass.http = MagicMock()  # the REST view is not measured here
+            hass.http = MagicMock()  # the REST view and the card are not measured here
+            hass.http.async_register_static_paths = AsyncMock()
             hass.config.components.add("http")
             probe = LoopLagProbe()
             probe_task = asyncio.create_task(probe.run())
