@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.select import (
     ATTR_OPTION,
@@ -10,21 +12,30 @@ from homeassistant.components.select import (
 )
 from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.zkteco.const import CONF_TIMEZONE
 from zksim import ZKSimulator
 
 BUTTON = "button.principal_enroll_fingerprint"
+SET_CLOCK = "button.principal_set_clock"
+MADRID = "Europe/Madrid"
+DEAD_BATTERY = datetime(2000, 1, 1)
 
 
-async def press(hass: HomeAssistant) -> None:
+async def press(hass: HomeAssistant, button: str = BUTTON) -> None:
     await hass.services.async_call(
-        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: BUTTON}, blocking=True
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: button}, blocking=True
     )
+
+
+def madrid_now() -> datetime:
+    return dt_util.now(dt_util.get_time_zone(MADRID)).replace(tzinfo=None)
 
 
 @pytest.mark.parametrize("platforms", [[Platform.BUTTON]])
@@ -74,3 +85,34 @@ async def test_press_without_a_user(
     assert err.value.translation_key == "no_user_selected"
     assert str(err.value).startswith("Choose the user to enroll first")
     assert simulator.commands == []
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: MADRID}])
+async def test_set_clock(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Home Assistant's time in the terminal's timezone; the clock read again at once."""
+    simulator.set_clock(DEAD_BATTERY)
+
+    await press(hass, SET_CLOCK)
+
+    assert abs(simulator.clock - madrid_now()) < timedelta(minutes=1)
+    coordinator = init_integration.runtime_data.coordinator
+    assert abs(coordinator.data.clock - dt_util.utcnow()) < timedelta(minutes=1)
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_set_clock_on_a_terminal_that_does_not_answer(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    simulator.set_clock(DEAD_BATTERY)
+    simulator.unresponsive = True
+
+    with pytest.raises(HomeAssistantError) as err:
+        await press(hass, SET_CLOCK)
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "device_error"
+    assert str(err.value).startswith("The terminal could not be reached")
+    simulator.unresponsive = False
+    assert abs(simulator.clock - DEAD_BATTERY) < timedelta(minutes=1)
