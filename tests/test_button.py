@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import time
 
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.select import (
@@ -19,11 +20,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.zkteco.const import CONF_TIMEZONE
+from custom_components.zkteco.const import CONF_TIMEZONE, DEFAULT_UNLOCK_SECONDS
 from zksim import ZKSimulator
 
 BUTTON = "button.principal_enroll_fingerprint"
 SET_CLOCK = "button.principal_set_clock"
+OPEN_DOOR = "button.principal_open_door"
 MADRID = "Europe/Madrid"
 DEAD_BATTERY = datetime(2000, 1, 1)
 
@@ -101,18 +103,32 @@ async def test_set_clock(
     assert abs(coordinator.data.clock - dt_util.utcnow()) < timedelta(minutes=1)
 
 
-@pytest.mark.usefixtures("short_timeout")
-async def test_set_clock_on_a_terminal_that_does_not_answer(
+async def test_open_door(
     hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
 ) -> None:
+    """The lock opens for the default time (the manual leaves a zero delay undefined)."""
+    await press(hass, OPEN_DOOR)
+
+    assert simulator.relay_open
+    assert simulator.relay_open_until is not None
+    assert simulator.relay_open_until - time.monotonic() <= DEFAULT_UNLOCK_SECONDS
+
+
+@pytest.mark.usefixtures("short_timeout")
+@pytest.mark.parametrize("button", [SET_CLOCK, OPEN_DOOR])
+async def test_press_on_a_terminal_that_does_not_answer(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry, button: str
+) -> None:
+    """A translated error; the clock is not set, the door stays closed."""
     simulator.set_clock(DEAD_BATTERY)
     simulator.unresponsive = True
 
     with pytest.raises(HomeAssistantError) as err:
-        await press(hass, SET_CLOCK)
+        await press(hass, button)
 
     assert not isinstance(err.value, ServiceValidationError)
     assert err.value.translation_key == "device_error"
     assert str(err.value).startswith("The terminal could not be reached")
     simulator.unresponsive = False
     assert abs(simulator.clock - DEAD_BATTERY) < timedelta(minutes=1)
+    assert not simulator.relay_open

@@ -1,4 +1,4 @@
-"""The terminal's buttons: start the enrollment the selects chose, set the clock."""
+"""The terminal's buttons: start the enrollment the selects chose, set the clock, open the door."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .channel import TerminalError
+from .const import DEFAULT_UNLOCK_SECONDS
 from .coordinator import ZKTecoConfigEntry, ZKTecoRuntimeData
 from .enrollment import TerminalUnavailable
 from .entity import ZKTecoEntity
@@ -36,6 +37,11 @@ BUTTONS: tuple[ZKTecoButtonEntityDescription, ...] = (
         translation_key="set_clock",
         entity_category=EntityCategory.CONFIG,
         press_fn=lambda runtime: runtime.coordinator.async_set_clock(),
+    ),
+    ZKTecoButtonEntityDescription(
+        key="open_door",
+        translation_key="open_door",
+        press_fn=lambda runtime: runtime.channel.async_unlock(DEFAULT_UNLOCK_SECONDS),
     ),
 )
 

@@ -199,5 +199,8 @@ class TerminalChannel(Protocol):
     async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
         """Set the terminal's clock to ``clock()``, taken right before it is sent."""
 
+    async def async_unlock(self, seconds: int) -> None:
+        """Open the lock relay for ``seconds`` (1 to 60)."""
+
     async def async_stop(self) -> None:
         """Close the channel; nothing is sent or emitted after."""
