@@ -11,7 +11,7 @@ from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
     SERVICE_SELECT_OPTION,
 )
-from homeassistant.const import ATTR_ENTITY_ID, Platform
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -21,11 +21,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, snapsh
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.zkteco.const import CONF_TIMEZONE, DEFAULT_UNLOCK_SECONDS
-from zksim import ZKSimulator
+from zksim import ZKSimulator, protocol as sim_protocol
+
+from .conftest import poll
 
 BUTTON = "button.principal_enroll_fingerprint"
 SET_CLOCK = "button.principal_set_clock"
 OPEN_DOOR = "button.principal_open_door"
+RESTART = "button.principal_restart"
+USERS_SENSOR = "sensor.principal_users"
 MADRID = "Europe/Madrid"
 DEAD_BATTERY = datetime(2000, 1, 1)
 
@@ -132,3 +136,38 @@ async def test_press_on_a_terminal_that_does_not_answer(
     simulator.unresponsive = False
     assert abs(simulator.clock - DEAD_BATTERY) < timedelta(minutes=1)
     assert not simulator.relay_open
+
+
+@pytest.mark.usefixtures("short_timeout")
+@pytest.mark.parametrize("acknowledged", [True, False])
+async def test_restart(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    acknowledged: bool,
+) -> None:
+    """Real terminals restart without answering (zk-protocol); Home Assistant reconnects."""
+    simulator.ack_restart = acknowledged
+    simulator.reboot_duration = 0.1
+
+    await press(hass, RESTART)
+
+    assert sim_protocol.CMD_RESTART in simulator.commands
+    await hass.async_add_executor_job(simulator.wait_for, lambda sim: not sim.rebooting)
+    await poll(hass, init_integration)
+    assert hass.states.get(USERS_SENSOR).state not in (STATE_UNAVAILABLE, None)
+    assert simulator.sessions == 1
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_restart_of_a_terminal_that_is_gone(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Gone is told; a terminal that keeps silent on the session is taken as restarting, since
+    real terminals restart without answering (zk-protocol)."""
+    simulator.stop()
+
+    with pytest.raises(HomeAssistantError) as err:
+        await press(hass, RESTART)
+
+    assert err.value.translation_key == "device_error"

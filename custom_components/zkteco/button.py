@@ -1,11 +1,16 @@
-"""The terminal's buttons: start the enrollment the selects chose, set the clock, open the door."""
+"""The terminal's buttons: start the enrollment the selects chose, set the clock, open the door,
+restart."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.components.button import (
+    ButtonDeviceClass,
+    ButtonEntity,
+    ButtonEntityDescription,
+)
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -42,6 +47,13 @@ BUTTONS: tuple[ZKTecoButtonEntityDescription, ...] = (
         key="open_door",
         translation_key="open_door",
         press_fn=lambda runtime: runtime.channel.async_unlock(DEFAULT_UNLOCK_SECONDS),
+    ),
+    ZKTecoButtonEntityDescription(
+        key="restart",
+        translation_key="restart",
+        device_class=ButtonDeviceClass.RESTART,
+        entity_category=EntityCategory.CONFIG,
+        press_fn=lambda runtime: runtime.channel.async_restart(),
     ),
 )
 

@@ -1,6 +1,6 @@
 """The pull channel: Home Assistant calls the terminal, through its one worker thread.
 
-Polls, enrollment, the clock and the door are jobs of the worker (``worker.py``); realtime
+Polls, enrollment, the clock, the door and restarts are jobs of the worker (``worker.py``); realtime
 events come from its session. The attendance log can be read on demand, in the same exchange
 as a poll.
 """
@@ -152,3 +152,6 @@ class PullChannel:
 
     async def async_unlock(self, seconds: int) -> None:
         await self._worker.async_run(lambda terminal: terminal.unlock(seconds))
+
+    async def async_restart(self) -> None:
+        await self._worker.async_run(lambda terminal: terminal.restart())
