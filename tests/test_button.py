@@ -20,7 +20,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.zkteco.const import CONF_TIMEZONE, DEFAULT_UNLOCK_SECONDS
+from custom_components.zkteco.const import (
+    CONF_TIMEZONE,
+    DEFAULT_UNLOCK_SECONDS,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
+)
 from zksim import ZKSimulator, protocol as sim_protocol
 
 from .conftest import poll
@@ -32,6 +37,7 @@ RESTART = "button.principal_restart"
 USERS_SENSOR = "sensor.principal_users"
 MADRID = "Europe/Madrid"
 DEAD_BATTERY = datetime(2000, 1, 1)
+BOTH_TRANSPORTS = [PROTOCOL_TCP, PROTOCOL_UDP]
 
 
 async def press(hass: HomeAssistant, button: str = BUTTON) -> None:
@@ -94,6 +100,7 @@ async def test_press_without_a_user(
 
 
 @pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: MADRID}])
+@pytest.mark.parametrize("protocol", BOTH_TRANSPORTS)
 async def test_set_clock(
     hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
 ) -> None:
@@ -107,6 +114,7 @@ async def test_set_clock(
     assert abs(coordinator.data.clock - dt_util.utcnow()) < timedelta(minutes=1)
 
 
+@pytest.mark.parametrize("protocol", BOTH_TRANSPORTS)
 async def test_open_door(
     hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
 ) -> None:
@@ -139,6 +147,7 @@ async def test_press_on_a_terminal_that_does_not_answer(
 
 
 @pytest.mark.usefixtures("short_timeout")
+@pytest.mark.parametrize("protocol", BOTH_TRANSPORTS)
 @pytest.mark.parametrize("acknowledged", [True, False])
 async def test_restart(
     hass: HomeAssistant,
