@@ -168,15 +168,15 @@ async def test_restart(
     assert simulator.sessions == 1
 
 
-@pytest.mark.usefixtures("short_timeout")
-async def test_restart_of_a_terminal_that_is_gone(
+async def test_restart_refused(
     hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """Gone is told; a terminal that keeps silent on the session is taken as restarting, since
-    real terminals restart without answering (zk-protocol)."""
-    simulator.stop()
+    """A terminal that says no is told; one that keeps silent is taken as restarting, since real
+    terminals restart without answering (zk-protocol)."""
+    simulator.refused_commands = {sim_protocol.CMD_RESTART}
 
     with pytest.raises(HomeAssistantError) as err:
         await press(hass, RESTART)
 
     assert err.value.translation_key == "device_error"
+    assert not simulator.rebooting
