@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+import time
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
@@ -15,8 +16,13 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
-from custom_components.zkteco.const import DOMAIN, EVENT_ENROLLMENT_FINISHED
+from custom_components.zkteco.const import (
+    DEFAULT_UNLOCK_SECONDS,
+    DOMAIN,
+    EVENT_ENROLLMENT_FINISHED,
+)
 from zksim import ZKSimulator
 
 from .conftest import add_unreachable_terminal
@@ -147,7 +153,11 @@ async def test_terminal_not_set_up(hass: HomeAssistant, simulator: ZKSimulator) 
 
 @pytest.mark.parametrize(
     ("service", "data"),
-    [("enroll_finger", ANA_INDEX), ("cancel_enrollment", {"device_id": "principal"})],
+    [
+        ("enroll_finger", ANA_INDEX),
+        ("cancel_enrollment", {"device_id": "principal"}),
+        ("open_door", {"device_id": "principal"}),
+    ],
 )
 async def test_administrators_only(
     hass: HomeAssistant,
@@ -207,3 +217,71 @@ async def test_cancel_on_an_unreachable_terminal(
 
     assert not isinstance(err.value, ServiceValidationError)
     assert err.value.translation_key == "device_error"
+
+
+async def open_door(hass: HomeAssistant, **data: Any) -> None:
+    await hass.services.async_call(DOMAIN, "open_door", data, blocking=True)
+
+
+@pytest.mark.parametrize("seconds", [1, 60])
+async def test_open_door_for_seconds(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry, seconds: int
+) -> None:
+    await open_door(hass, device_id="principal", seconds=seconds)
+
+    assert simulator.relay_open
+    assert simulator.relay_open_until is not None
+    assert seconds - 1 < simulator.relay_open_until - time.monotonic() <= seconds
+
+
+async def test_open_door_for_the_default_time(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Picked as a device in the UI; without seconds, the documented default."""
+    (device,) = dr.async_entries_for_config_entry(device_registry, init_integration.entry_id)
+
+    await open_door(hass, device_id=device.id)
+
+    assert simulator.relay_open_until is not None
+    remaining = simulator.relay_open_until - time.monotonic()
+    assert DEFAULT_UNLOCK_SECONDS - 1 < remaining <= DEFAULT_UNLOCK_SECONDS
+
+
+@pytest.mark.parametrize("seconds", [0, 61, -1, 1.5, "uno"])
+async def test_open_door_refuses_seconds_out_of_range(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry, seconds: object
+) -> None:
+    simulator.reset_stats()
+
+    with pytest.raises(vol.Invalid):
+        await open_door(hass, device_id="principal", seconds=seconds)
+
+    assert simulator.commands == []
+    assert not simulator.relay_open
+
+
+async def test_open_door_of_an_unknown_terminal(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await open_door(hass, device_id="almacen")
+
+    assert err.value.translation_key == "device_not_found"
+    assert not simulator.relay_open
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_open_door_on_a_terminal_that_does_not_answer(
+    hass: HomeAssistant, simulator: ZKSimulator, init_integration: MockConfigEntry
+) -> None:
+    simulator.unresponsive = True
+
+    with pytest.raises(HomeAssistantError) as err:
+        await open_door(hass, device_id="principal", seconds=5)
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "device_error"
+    assert not simulator.relay_open

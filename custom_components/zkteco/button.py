@@ -1,19 +1,60 @@
-"""The dashboard's button that starts an enrollment with what the selects chose."""
+"""The terminal's buttons: start the enrollment the selects chose, set the clock, open the door,
+restart."""
 
 from __future__ import annotations
 
-from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from homeassistant.components.button import (
+    ButtonDeviceClass,
+    ButtonEntity,
+    ButtonEntityDescription,
+)
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ZKTecoConfigEntry
+from .channel import TerminalError
+from .const import DEFAULT_UNLOCK_SECONDS
+from .coordinator import ZKTecoConfigEntry, ZKTecoRuntimeData
+from .enrollment import TerminalUnavailable
 from .entity import ZKTecoEntity
 
 PARALLEL_UPDATES = 1
 
-START_ENROLLMENT = ButtonEntityDescription(
-    key="start_enrollment",
-    translation_key="start_enrollment",
+
+@dataclass(frozen=True, kw_only=True)
+class ZKTecoButtonEntityDescription(ButtonEntityDescription):
+    """A button, and what pressing it asks of the terminal."""
+
+    press_fn: Callable[[ZKTecoRuntimeData], Awaitable[object]]
+
+
+BUTTONS: tuple[ZKTecoButtonEntityDescription, ...] = (
+    ZKTecoButtonEntityDescription(
+        key="start_enrollment",
+        translation_key="start_enrollment",
+        press_fn=lambda runtime: runtime.enrollment.async_start_selected(),
+    ),
+    ZKTecoButtonEntityDescription(
+        key="set_clock",
+        translation_key="set_clock",
+        entity_category=EntityCategory.CONFIG,
+        press_fn=lambda runtime: runtime.coordinator.async_set_clock(),
+    ),
+    ZKTecoButtonEntityDescription(
+        key="open_door",
+        translation_key="open_door",
+        press_fn=lambda runtime: runtime.channel.async_unlock(DEFAULT_UNLOCK_SECONDS),
+    ),
+    ZKTecoButtonEntityDescription(
+        key="restart",
+        translation_key="restart",
+        device_class=ButtonDeviceClass.RESTART,
+        entity_category=EntityCategory.CONFIG,
+        press_fn=lambda runtime: runtime.channel.async_restart(),
+    ),
 )
 
 
@@ -22,12 +63,17 @@ async def async_setup_entry(
     entry: ZKTecoConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the enrollment button of a terminal."""
-    async_add_entities([ZKTecoEnrollButton(entry.runtime_data, START_ENROLLMENT)])
+    """Add the buttons of a terminal."""
+    async_add_entities(ZKTecoButton(entry.runtime_data, description) for description in BUTTONS)
 
 
-class ZKTecoEnrollButton(ZKTecoEntity, ButtonEntity):
-    """Puts the terminal in enrollment mode for the chosen user and finger."""
+class ZKTecoButton(ZKTecoEntity, ButtonEntity):
+    """Asks the terminal what its description says."""
+
+    entity_description: ZKTecoButtonEntityDescription
 
     async def async_press(self) -> None:
-        await self.runtime.enrollment.async_start_selected()
+        try:
+            await self.entity_description.press_fn(self.runtime)
+        except TerminalError as err:
+            raise TerminalUnavailable(error=err) from err

@@ -199,5 +199,11 @@ class TerminalChannel(Protocol):
     async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
         """Set the terminal's clock to ``clock()``, taken right before it is sent."""
 
+    async def async_unlock(self, seconds: int) -> None:
+        """Open the lock relay for ``seconds`` (1 to 60)."""
+
+    async def async_restart(self) -> None:
+        """Restart the terminal; the channel reconnects once it is back."""
+
     async def async_stop(self) -> None:
         """Close the channel; nothing is sent or emitted after."""

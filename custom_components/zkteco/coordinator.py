@@ -174,12 +174,27 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             self.attendance.apply(result.counters.records, result.caught_up, users)
         return ZKTecoData(counters=result.counters, clock=self.localize(result.clock), users=users)
 
+    async def async_set_clock(self) -> None:
+        """Set the terminal's clock to Home Assistant's time in its timezone, then read it again.
+
+        Raises TerminalError when the terminal does not take it.
+        """
+        timezone = self.timezone
+        # Taken right before it is sent: exchanges may be queued before.
+        await self._channel.async_write_clock(lambda: wall_clock(timezone))
+        await self.async_refresh()
+
     async def async_refresh_users(self) -> dict[str, TerminalUser]:
         """Read the users now (one may have been added at the terminal since the last poll)."""
         users = await self._channel.async_read_users()
         by_id = {user.user_id: user for user in users}
         self.async_publish(users=by_id)
         return by_id
+
+
+def wall_clock(timezone: tzinfo) -> datetime:
+    """Home Assistant's time as a clock in ``timezone`` shows it (terminals keep no timezone)."""
+    return dt_util.now(timezone).replace(tzinfo=None)
 
 
 @callback

@@ -15,7 +15,7 @@ judges again).
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from homeassistant.util import dt as dt_util
 
 from .channel import TerminalError
 from .const import CLOCK_TOLERANCE, DOMAIN
-from .coordinator import ZKTecoConfigEntry, ZKTecoRuntimeData
+from .coordinator import ZKTecoConfigEntry, ZKTecoRuntimeData, wall_clock
 
 if TYPE_CHECKING:  # annotations only: the oldest Home Assistant we support does not export it
     from homeassistant.components.repairs import RepairsFlowResult
@@ -135,11 +135,6 @@ def async_watch(hass: HomeAssistant, runtime: ZKTecoRuntimeData) -> CALLBACK_TYP
     return stop
 
 
-def _wall_clock(timezone: tzinfo) -> datetime:
-    """Home Assistant's time as a clock in ``timezone`` shows it (terminals keep no timezone)."""
-    return dt_util.now(timezone).replace(tzinfo=None)
-
-
 class SetClockFlow(RepairsFlow):
     """Set the terminal's clock to Home Assistant's time, in the terminal's timezone."""
 
@@ -160,12 +155,10 @@ class SetClockFlow(RepairsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                # Taken right before it is sent: exchanges may be queued before.
-                await entry.runtime_data.channel.async_write_clock(lambda: _wall_clock(timezone))
+                await coordinator.async_set_clock()
             except TerminalError:
                 errors["base"] = "clock_not_set"
             else:
-                await coordinator.async_refresh()
                 return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",
@@ -173,7 +166,7 @@ class SetClockFlow(RepairsFlow):
             description_placeholders={
                 "name": entry.title,
                 "terminal_clock": f"{coordinator.data.clock:%Y-%m-%d %H:%M:%S}",
-                "home_assistant_clock": f"{_wall_clock(timezone):%Y-%m-%d %H:%M:%S}",
+                "home_assistant_clock": f"{wall_clock(timezone):%Y-%m-%d %H:%M:%S}",
                 "timezone": str(timezone),
             },
         )

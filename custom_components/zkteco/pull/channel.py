@@ -1,7 +1,8 @@
 """The pull channel: Home Assistant calls the terminal, through its one worker thread.
 
-Polls, enrollment and the clock are jobs of the worker (``worker.py``); realtime events come
-from its session. The attendance log can be read on demand, in the same exchange as a poll.
+Polls, enrollment, the clock, the door and restarts are jobs of the worker (``worker.py``); realtime
+events come from its session. The attendance log can be read on demand, in the same exchange
+as a poll.
 """
 
 from __future__ import annotations
@@ -148,3 +149,9 @@ class PullChannel:
 
     async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
         await self._worker.async_run(lambda terminal: terminal.write_clock(clock()))
+
+    async def async_unlock(self, seconds: int) -> None:
+        await self._worker.async_run(lambda terminal: terminal.unlock(seconds))
+
+    async def async_restart(self) -> None:
+        await self._worker.async_run(lambda terminal: terminal.restart())
