@@ -70,8 +70,9 @@ Faults for tests: ``unreachable`` (every request fails as if the server were dow
 ``lose_replies`` (the server gets the next N requests but the answers are lost, so the
 terminal re-sends), ``drop_template_upload`` (``ENROLL_FP`` answers 0 but neither ``OPLOG 6``
 nor ``FP`` follows: the real-hardware case of §1.9 where ``Return=0`` left no usable finger),
-``reboot()``. Observable: ``exchanges``, ``acknowledged``, ``results``,
-``unacknowledged``, ``server_options``, ``handshakes``, ``polls``; ``wait_for(predicate)``.
+``reboot()``. Observable: ``exchanges`` (each with the seconds its answer took, for
+benchmarks), ``acknowledged``, ``results``, ``unacknowledged``, ``server_options``,
+``handshakes``, ``polls``; ``wait_for(predicate)``.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class Exchange:
     status: int | None = None
     reply: str = ""
     date: str = ""  # the answer's Date header
+    elapsed: float = 0.0  # seconds from connecting to the answer's last byte (0: not sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +462,7 @@ class PushTerminal:
         if has_body and self.content_type:
             headers["Content-Type"] = self.content_type
         body = request.body.encode() if has_body else None
+        started = time.perf_counter()
         try:
             connection.request(request.method, request.path, body, headers)
             response = connection.getresponse()
@@ -468,11 +471,12 @@ class PushTerminal:
             return request
         finally:
             connection.close()
+        elapsed = time.perf_counter() - started
         if self.lose_replies > 0:
             self.lose_replies -= 1
             return request
         date = response.getheader("Date") or ""
-        return replace(request, status=response.status, reply=reply, date=date)
+        return replace(request, status=response.status, reply=reply, date=date, elapsed=elapsed)
 
     def _record(self, exchange: Exchange) -> None:
         if self.record_exchanges:

@@ -283,6 +283,18 @@ def test_raw_spaces_in_info_are_refused_by_a_strict_server(
     assert push.polls == 0  # never got a command: the INFO poll is retried after ErrorDelay
 
 
+def test_each_exchange_says_how_long_its_answer_took(push: PushTerminal) -> None:
+    """What benchmarks read: the answer's time, 0 for a request that never got one."""
+    push.unreachable = True
+    assert push.wait_for(lambda t: t.exchanges[-1].status is None)
+    answered = [e for e in push.exchanges if e.status is not None]
+    lost = [e for e in push.exchanges if e.status is None]
+    assert answered
+    assert all(e.elapsed > 0 for e in answered)
+    assert lost
+    assert all(e.elapsed == 0 for e in lost)
+
+
 # -- punches ----------------------------------------------------------------------------
 
 
