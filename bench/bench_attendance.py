@@ -50,7 +50,7 @@ from custom_components.zkteco.const import (
     PROTOCOL_TCP,
 )
 from custom_components.zkteco.coordinator import ZKTecoRuntimeData
-from devtools.machine import describe_machine
+from devtools.machine import Row, print_table
 from zksim import Record, ZKSimulator
 
 PUNCHES = 250
@@ -98,13 +98,6 @@ class LoopLagProbe:
             yield
         finally:
             self.watching = False
-
-
-@dataclass
-class Row:
-    measure: str
-    value: str
-    goal: str = ""
 
 
 def simulator(records: int) -> ZKSimulator:
@@ -433,12 +426,7 @@ async def main() -> None:
                 )
             )
             await hass.async_stop(force=True)
-    print(f"Machine: {describe_machine()}")
-    width = max(len(row.measure) for row in rows)
-    value_width = max(len(row.value) for row in rows)
-    print(f"{'measure':<{width}}  {'value':<{value_width}}  goal")
-    for row in rows:
-        print(f"{row.measure:<{width}}  {row.value:<{value_width}}  {row.goal}")
+    print_table(rows)
 
 
 if __name__ == "__main__":
