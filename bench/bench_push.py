@@ -21,10 +21,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import json
-import logging
 from pathlib import Path
 import sys
-import tempfile
 import time
 
 from aiohttp import web
@@ -32,18 +30,14 @@ from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Ours, before Home Assistant looks for custom integrations (the test harness ships its own).
-from homeassistant import loader
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_test_home_assistant, mock_storage
 
-import custom_components.zkteco  # noqa: F401
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
 from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import ServedTerminal, async_get_push_hub
-from devtools.machine import Row, print_table
+from devtools.bench_harness import Row, benchmarked_home_assistant, print_table
 from zksim.push import PushTerminal
 
 POLLING_TERMINALS = 50
@@ -208,17 +202,13 @@ async def hub_polling(hass: HomeAssistant, idle: float) -> Polling:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.ERROR)
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as config_dir, mock_storage():
-        async with async_test_home_assistant(config_dir=config_dir) as hass:
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            assert await async_setup_component(hass, "http", {})
-            idle = await idle_load()
-            bare = await bare_polling(idle)
-            hub = await hub_polling(hass, idle)
-            rows += polling_rows(hub, bare)
-            await hass.async_stop(force=True)
+    async with benchmarked_home_assistant() as hass:
+        assert await async_setup_component(hass, "http", {})
+        idle = await idle_load()
+        bare = await bare_polling(idle)
+        hub = await hub_polling(hass, idle)
+        rows += polling_rows(hub, bare)
     print_table(rows)
 
 

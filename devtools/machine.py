@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
 import platform
 
@@ -16,22 +15,3 @@ def describe_machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-@dataclass(frozen=True)
-class Row:
-    """A line of a benchmark's table: what was measured, the figure, the goal if there is one."""
-
-    measure: str
-    value: str
-    goal: str = ""
-
-
-def print_table(rows: list[Row]) -> None:
-    """The machine, then the rows in aligned columns."""
-    print(f"Machine: {describe_machine()}")
-    width = max(len(row.measure) for row in rows)
-    value_width = max(len(row.value) for row in rows)
-    print(f"{'measure':<{width}}  {'value':<{value_width}}  goal")
-    for row in rows:
-        print(f"{row.measure:<{width}}  {row.value:<{value_width}}  {row.goal}")
