@@ -20,10 +20,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 import json
 from pathlib import Path
 import sys
 import time
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -38,7 +40,7 @@ from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLo
 from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import ServedTerminal, async_get_push_hub
 from devtools.bench_harness import Row, benchmarked_home_assistant, print_table
-from zksim.push import PushTerminal
+from zksim.push import UPLOAD_ACK, PushTerminal
 
 POLLING_TERMINALS = 50
 POLL_DELAY = 1  # seconds between a terminal's polls: the handshake's Delay
@@ -46,6 +48,12 @@ WARM_UP = 5.0  # handshakes, options uploads and the first polls happen before t
 POLLING_WINDOW = 30.0
 IDLE_WINDOW = 10.0
 SERIAL_PREFIX = "BENCH"
+PUNCHES = 250
+BACKLOG = 100_000
+PEOPLE = (("123", "Ana Garcia"), ("7", "Luis Perez"))
+FIRST_PUNCH = datetime(2027, 1, 4, 8, 0, 0)
+TERMINAL_TIMEOUT = 30.0
+BACKLOG_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -79,10 +87,10 @@ def serials(count: int) -> list[str]:
     return [f"{SERIAL_PREFIX}{index:04}" for index in range(count)]
 
 
-# -- the child process: the polling terminals -------------------------------------------------
+# -- the child process: the terminals ---------------------------------------------------------
 
 
-def run_pollers(url: str, count: int, warm_up: float, window: float) -> None:
+def run_pollers(url: str, count: int) -> None:
     """Start `count` Push terminals calling `url`, then report one window's getrequest times.
 
     Started a poll interval apart in all, so their polls spread over each second as independent
@@ -92,10 +100,10 @@ def run_pollers(url: str, count: int, warm_up: float, window: float) -> None:
     for terminal in terminals:
         terminal.start()
         time.sleep(POLL_DELAY / count)
-    time.sleep(warm_up)
+    time.sleep(WARM_UP)
     marks = [len(terminal.exchanges) for terminal in terminals]
     print("measuring", flush=True)
-    time.sleep(window)
+    time.sleep(POLLING_WINDOW)
     times = [
         exchange.elapsed
         for terminal, mark in zip(terminals, marks, strict=True)
@@ -107,22 +115,89 @@ def run_pollers(url: str, count: int, warm_up: float, window: float) -> None:
         terminal.stop()
 
 
+def one_terminal(url: str) -> PushTerminal:
+    """The terminal of the punch figures, with the two people who punch on it."""
+    terminal = PushTerminal(url, serial=serials(1)[0], delay=POLL_DELAY)
+    for user_id, name in PEOPLE:
+        terminal.terminal.add_user(user_id, name)
+    return terminal
+
+
+def run_puncher(url: str, count: int) -> None:
+    """Punch `count` times, each once the one before is acknowledged; print when (JSON).
+
+    Prints `ready` once the terminal polls, then `{punch time: monotonic seconds}`: the clock
+    is the system's, the same in the parent process.
+    """
+    with one_terminal(url) as terminal:
+        terminal.wait_for(lambda t: t.polls >= 1, TERMINAL_TIMEOUT)
+        print("ready", flush=True)
+        punched: dict[str, float] = {}
+        for index in range(count):
+            when = FIRST_PUNCH + timedelta(minutes=index)
+            punched[when.isoformat()] = time.monotonic()
+            terminal.terminal.punch(PEOPLE[index % 2][0], timestamp=when)
+            terminal.wait_for(lambda t: t.unacknowledged["ATTLOG"] == 0, TERMINAL_TIMEOUT)
+        print(json.dumps(punched), flush=True)
+
+
+def run_backlog(url: str, count: int) -> None:
+    """A terminal holding `count` punches nobody received calls `url`; they go out in batches.
+
+    Prints `ready` with the log in place, the monotonic second it is switched on, then, once
+    all is acknowledged, the number of ATTLOG posts and of those not acknowledged (JSON).
+    """
+    terminal = one_terminal(url)
+    terminal.terminal.add_records(count, start=FIRST_PUNCH - timedelta(minutes=5 * count))
+    print("ready", flush=True)
+    print(json.dumps(time.monotonic()), flush=True)
+    with terminal:
+        terminal.wait_for(lambda t: t.unacknowledged["ATTLOG"] == 0, BACKLOG_TIMEOUT)
+    posts = [e for e in terminal.exchanges if "table=ATTLOG" in e.path]
+    refused = [e for e in posts if not UPLOAD_ACK.match(e.reply.strip())]
+    print(json.dumps({"posts": len(posts), "refused": len(refused)}), flush=True)
+
+
+CHILD_MODES: dict[str, Callable[[str, int], None]] = {
+    "poll": run_pollers,
+    "punch": run_puncher,
+    "backlog": run_backlog,
+}
+
+
+class Child:
+    """This script run as the terminals' process; its lines read as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def line(self) -> str:
+        assert self.process.stdout is not None
+        return (await self.process.stdout.readline()).decode().strip()
+
+    async def json(self) -> Any:
+        return json.loads(await self.line())
+
+
+@asynccontextmanager
+async def terminals_calling(url: str, mode: str, count: int) -> AsyncIterator[Child]:
+    """Run a child mode against `url` until it has said all it says."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--child", mode, url, str(count), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        yield Child(process)
+    finally:
+        await process.wait()
+
+
 async def measure_polling(url: str, polls_answered: Callable[[], int], idle_load: float) -> Polling:
     """Run the polling terminals against `url`; this process's CPU time during their window."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--poll",
-        url,
-        str(POLLING_TERMINALS),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdout is not None
-    assert (await child.stdout.readline()).strip() == b"measuring"
-    cpu, polls = time.process_time(), polls_answered()
-    answer_times = json.loads(await child.stdout.readline())
-    cpu, polls = time.process_time() - cpu, polls_answered() - polls
-    await child.wait()
+    async with terminals_calling(url, "poll", POLLING_TERMINALS) as child:
+        assert await child.line() == "measuring"
+        cpu, polls = time.process_time(), polls_answered()
+        answer_times = await child.json()
+        cpu, polls = time.process_time() - cpu, polls_answered() - polls
     return Polling(answer_times, polls, cpu, idle_load)
 
 
@@ -144,19 +219,56 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         await server.close()
 
 
+# -- the baseline -----------------------------------------------------------------------------
+
+
+class BareServer:
+    """An aiohttp handler answering `OK` to every request, `OK: <n>` to every upload.
+
+    Counts polls and notes when each punch line arrived (monotonic, by the punch's time).
+    """
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.arrived: dict[str, float] = {}
+        self.app = web.Application()
+        self.app.router.add_route("*", "/iclock/{path:.*}", self.answer)
+
+    async def answer(self, request: web.Request) -> web.Response:
+        now = time.monotonic()
+        self.polls += request.path.endswith("/getrequest")
+        text = "OK"
+        if request.query.get("table") == "ATTLOG":
+            lines = (await request.text()).splitlines()
+            for line in lines:
+                self.arrived[line.split("\t")[1].replace(" ", "T")] = now
+            text = f"OK: {len(lines)}"
+        return web.Response(text=text, content_type="text/plain")
+
+
 async def bare_polling(idle: float) -> Polling:
-    """The baseline: an aiohttp handler that answers `OK` to every request."""
-    polls = 0
+    server = BareServer()
+    async with serving(server.app) as url:
+        return await measure_polling(url, lambda: server.polls, idle)
 
-    async def answer(request: web.Request) -> web.Response:
-        nonlocal polls
-        polls += request.path.endswith("/getrequest")
-        return web.Response(text="OK", content_type="text/plain")
 
-    app = web.Application()
-    app.router.add_route("*", "/iclock/{path:.*}", answer)
-    async with serving(app) as url:
-        return await measure_polling(url, lambda: polls, idle)
+async def bare_punches() -> list[float]:
+    """Seconds from each punch to its line reaching the bare server."""
+    server = BareServer()
+    async with serving(server.app) as url, terminals_calling(url, "punch", PUNCHES) as child:
+        assert await child.line() == "ready"
+        punched: dict[str, float] = await child.json()
+    return [server.arrived[when] - at for when, at in punched.items()]
+
+
+async def bare_backlog() -> float:
+    """Seconds from switching the terminal on to the last line of its backlog arriving."""
+    server = BareServer()
+    async with serving(server.app) as url, terminals_calling(url, "backlog", BACKLOG) as child:
+        assert await child.line() == "ready"
+        switched_on: float = await child.json()
+        await child.json()
+    return max(server.arrived.values()) - switched_on
 
 
 # -- Home Assistant ---------------------------------------------------------------------------
@@ -235,10 +347,12 @@ def polling_rows(hub: Polling, bare: Polling) -> list[Row]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--poll", nargs=2, metavar=("URL", "TERMINALS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("MODE", "URL", "COUNT"), help=argparse.SUPPRESS
+    )
     arguments = parser.parse_args()
-    if arguments.poll:
-        url, count = arguments.poll
-        run_pollers(url, int(count), WARM_UP, POLLING_WINDOW)
+    if arguments.child:
+        mode, url, count = arguments.child
+        CHILD_MODES[mode](url, int(count))
     else:
         asyncio.run(main())
