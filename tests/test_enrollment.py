@@ -517,64 +517,45 @@ async def test_already_enrolled_means_the_same_finger_on_the_terminal(
         await manager.async_start("123", 1)
 
 
-@pytest.mark.parametrize(
-    ("outcome", "result"),
-    [
-        (EnrollmentOutcome.SUCCESS, "success"),
-        (EnrollmentOutcome.DUPLICATE, "duplicate"),
-        (EnrollmentOutcome.ALREADY_ENROLLED, "already_enrolled"),
-        (EnrollmentOutcome.CAPTURE_FAILED, "bad_quality"),
-        (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, "timeout"),
-        (EnrollmentOutcome.CANCELLED, "cancelled"),
-        (EnrollmentOutcome.BUSY, "busy"),
-        (EnrollmentOutcome.USER_NOT_FOUND, "user_not_found"),
-        (EnrollmentOutcome.NOT_SUPPORTED, "not_supported"),
-        (EnrollmentOutcome.FAILED, "failed"),
-    ],
-)
+OUTCOMES = [
+    (EnrollmentOutcome.SUCCESS, [], "success"),
+    (EnrollmentOutcome.DUPLICATE, [], "duplicate"),
+    (EnrollmentOutcome.ALREADY_ENROLLED, [], "already_enrolled"),
+    (EnrollmentOutcome.CAPTURE_FAILED, [], "bad_quality"),
+    (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, [], "timeout"),
+    (EnrollmentOutcome.CANCELLED, [], "cancelled"),
+    (EnrollmentOutcome.BUSY, [], "busy"),
+    (EnrollmentOutcome.USER_NOT_FOUND, [], "user_not_found"),
+    (EnrollmentOutcome.NOT_SUPPORTED, [], "not_supported"),
+    (EnrollmentOutcome.FAILED, [], "failed"),
+    # The terminal gave up right after a bad press: the press is the reason worth telling.
+    (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, [PressOutcome.BAD_QUALITY], "bad_quality"),
+    (EnrollmentOutcome.FAILED, [PressOutcome.BAD_QUALITY], "bad_quality"),
+    (EnrollmentOutcome.CANCELLED, [PressOutcome.BAD_QUALITY], "cancelled"),
+    (EnrollmentOutcome.DUPLICATE, [PressOutcome.BAD_QUALITY], "duplicate"),
+]
+
+
+@pytest.mark.parametrize(("outcome", "presses", "result"), OUTCOMES)
 async def test_each_outcome_is_told(
     hass: HomeAssistant,
     simulator: ZKSimulator,
     manager: EnrollmentManager,
     watch: Watch,
     outcome: EnrollmentOutcome,
+    presses: list[PressOutcome],
     result: str,
 ) -> None:
-    """Whichever transport reported it, an outcome has one state, one result, both languages.
+    """Whichever transport reported it, an outcome has one state and one result.
 
     The pull simulator cannot end an enrollment in each of these ways: handed over directly.
     """
     await manager.async_start("123", 1)
+    press(*presses)(simulator)
+    await watch.until(hass, lambda: len(watch.presses) == len(presses))
 
     manager.on_event(EnrollmentResult(outcome))
 
     assert (await watch.result(hass))["result"] == result
     assert state_of(hass, ENROLLMENT_SENSOR) == result
     assert_terminal_released(simulator)
-
-
-@pytest.mark.parametrize(
-    ("outcome", "result"),
-    [
-        (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, "bad_quality"),
-        (EnrollmentOutcome.FAILED, "bad_quality"),
-        (EnrollmentOutcome.CANCELLED, "cancelled"),
-        (EnrollmentOutcome.DUPLICATE, "duplicate"),
-    ],
-)
-async def test_a_bad_last_press_explains_a_give_up(
-    hass: HomeAssistant,
-    simulator: ZKSimulator,
-    manager: EnrollmentManager,
-    watch: Watch,
-    outcome: EnrollmentOutcome,
-    result: str,
-) -> None:
-    """The terminal gave up right after a bad press: the press is the reason worth telling."""
-    await manager.async_start("123", 1)
-    simulator.press_finger(PressOutcome.BAD_QUALITY)
-    await watch.until(hass, lambda: len(watch.presses) == 1)
-
-    manager.on_event(EnrollmentResult(outcome))
-
-    assert (await watch.result(hass))["result"] == result
