@@ -66,12 +66,16 @@ class TerminalUser:
 
 @dataclass(frozen=True, slots=True)
 class Punch:
-    """One attendance record, time as the terminal's wall clock shows it."""
+    """One attendance record, time as the terminal's wall clock shows it.
+
+    ``caught_up``: the terminal held it back (Home Assistant was unreachable) and sends it now.
+    """
 
     user_id: str
     timestamp: datetime
     status: int
     punch: int
+    caught_up: bool = False
 
 
 @dataclass(frozen=True, slots=True)
