@@ -1,30 +1,45 @@
-"""Push terminals calling Home Assistant: the cost of their polls.
+"""Push terminals calling Home Assistant: polls, punches, a backlog.
 
 Run: .venv/bin/python bench/bench_push.py
 
 Home Assistant runs in this process (the test harness's instance) with its own HTTP server on a
 loopback port, the Push hub's views on it. The terminals are zksim's PushTerminal, the real HTTP
-client of the reference, run in a child process (this script with `--poll`): their threads then
-cost this process nothing, so the CPU time measured here is Home Assistant's alone. Each answer
-time is taken by the terminal, from connecting to the answer's last byte.
+client of the reference, run in a child process (this script with `--child`): their threads then
+cost this process nothing, so its CPU time, memory and event loop are Home Assistant's alone.
+Times that cross the two processes are on the system's monotonic clock.
 
-The baseline, measured in the same run by the same terminals: a bare aiohttp server in this
-process answering `OK` to every `/iclock/` request (no Home Assistant middleware, no hub).
-Prints a table, asserts nothing.
+- 50 terminals polling every second (the handshake's `Delay=1`): this process's CPU time per
+  poll answered (its idle load taken off) and the p95 of the `getrequest` answer time, taken by
+  the terminal from connecting to the answer's last byte;
+- a punch on the terminal -> `zkteco_attendance` on the bus, over 250 punches, each made once
+  the one before is acknowledged;
+- a backlog of 100,000 punches the terminal holds when switched on, posted in its batch size
+  (500): from switching it on to the last event, how many were fired once, twice, never; the
+  loop lag probe watches meanwhile; the memory peak (tracemalloc) is taken in a second run of
+  its own, tracemalloc slowing everything down.
+
+The channel is wired as an entry wires it (a PushChannel and an AttendanceTracker that fires
+the events). The baseline of each figure, measured in the same run by the same terminals: a
+bare aiohttp server in this process answering `OK` to every request and `OK: <n>` to every
+upload (no Home Assistant middleware, no hub, nothing stored). Prints a table, asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import gc
 import json
 from pathlib import Path
+import statistics
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 from aiohttp import web
@@ -32,14 +47,17 @@ from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
+from custom_components.zkteco.attendance import AttendanceTracker, bus_publisher, delivered_store
+from custom_components.zkteco.const import EVENT_ATTENDANCE
+from custom_components.zkteco.push.channel import PushChannel
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
 from custom_components.zkteco.push.queue import CommandQueue
-from custom_components.zkteco.push.server import ServedTerminal, async_get_push_hub
-from devtools.bench_harness import Row, benchmarked_home_assistant, print_table
+from custom_components.zkteco.push.server import PushHub, ServedTerminal, async_get_push_hub
+from devtools.bench_harness import LoopLagProbe, Row, benchmarked_home_assistant, print_table
 from zksim.push import UPLOAD_ACK, PushTerminal
 
 POLLING_TERMINALS = 50
@@ -48,6 +66,7 @@ WARM_UP = 5.0  # handshakes, options uploads and the first polls happen before t
 POLLING_WINDOW = 30.0
 IDLE_WINDOW = 10.0
 SERIAL_PREFIX = "BENCH"
+PUSH_SERIAL = "BENCHPUSH"
 PUNCHES = 250
 BACKLOG = 100_000
 PEOPLE = (("123", "Ana Garcia"), ("7", "Luis Perez"))
@@ -117,7 +136,7 @@ def run_pollers(url: str, count: int) -> None:
 
 def one_terminal(url: str) -> PushTerminal:
     """The terminal of the punch figures, with the two people who punch on it."""
-    terminal = PushTerminal(url, serial=serials(1)[0], delay=POLL_DELAY)
+    terminal = PushTerminal(url, serial=PUSH_SERIAL, delay=POLL_DELAY)
     for user_id, name in PEOPLE:
         terminal.terminal.add_user(user_id, name)
     return terminal
@@ -135,8 +154,9 @@ def run_puncher(url: str, count: int) -> None:
         punched: dict[str, float] = {}
         for index in range(count):
             when = FIRST_PUNCH + timedelta(minutes=index)
-            punched[when.isoformat()] = time.monotonic()
-            terminal.terminal.punch(PEOPLE[index % 2][0], timestamp=when)
+            user_id = PEOPLE[index % 2][0]
+            punched[f"{user_id} {when.isoformat()}"] = time.monotonic()
+            terminal.terminal.punch(user_id, timestamp=when)
             terminal.wait_for(lambda t: t.unacknowledged["ATTLOG"] == 0, TERMINAL_TIMEOUT)
         print(json.dumps(punched), flush=True)
 
@@ -241,7 +261,8 @@ class BareServer:
         if request.query.get("table") == "ATTLOG":
             lines = (await request.text()).splitlines()
             for line in lines:
-                self.arrived[line.split("\t")[1].replace(" ", "T")] = now
+                user_id, when = line.split("\t")[:2]
+                self.arrived[f"{user_id} {when.replace(' ', 'T')}"] = now
             text = f"OK: {len(lines)}"
         return web.Response(text=text, content_type="text/plain")
 
@@ -293,34 +314,143 @@ class PollCounter:
         self.polls += endpoint == "getrequest"
 
 
-async def hub_polling(hass: HomeAssistant, idle: float) -> Polling:
+async def hub_polling(hass: HomeAssistant, hub: PushHub, url: str, idle: float) -> Polling:
     """The terminals, configured, poll the hub's views on Home Assistant's server."""
-    hub = async_get_push_hub(hass)
     counter = PollCounter()
     queues = [CommandQueue(hass, serial) for serial in serials(POLLING_TERMINALS)]
+    served = []
     for queue in queues:
         await queue.async_load()
-        hub.async_add_terminal(
-            ServedTerminal(
-                queue.serial, counter, queue, dt_util.get_default_time_zone(), delay=POLL_DELAY
+        served.append(
+            hub.async_add_terminal(
+                ServedTerminal(
+                    queue.serial, counter, queue, dt_util.get_default_time_zone(), delay=POLL_DELAY
+                )
             )
         )
     try:
-        async with serving(hass.http.app) as url:
-            return await measure_polling(url, lambda: counter.polls, idle)
+        return await measure_polling(url, lambda: counter.polls, idle)
     finally:
-        for queue in queues:
+        for stop_serving, queue in zip(served, queues, strict=True):
+            stop_serving()
             queue.async_unload()
+
+
+class Arrivals:
+    """When each punch (by its time on the terminal) reached Home Assistant's bus, how often."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.at: dict[str, float] = {}
+        self.fired: Counter[str] = Counter()
+        self.unsubscribe = hass.bus.async_listen(EVENT_ATTENDANCE, self._on_event)
+
+    @callback  # in the event loop, as it is fired: not an executor job per event
+    def _on_event(self, event: Event) -> None:
+        when = f"{event.data['user_id']} {event.data['time'][:19]}"
+        self.at[when] = time.monotonic()
+        self.fired[when] += 1
+
+
+@asynccontextmanager
+async def served_channel(hass: HomeAssistant) -> AsyncIterator[PushChannel]:
+    """The bench terminal's channel, served by the hub, its punches fired on the bus.
+
+    Wired as an entry wires it (a PushChannel, an AttendanceTracker publishing on the bus);
+    its stores are removed afterwards, so each run starts with a terminal never seen.
+    """
+    time_zone = dt_util.get_default_time_zone()
+    channel = PushChannel(hass, PUSH_SERIAL, "K40 Push", time_zone=time_zone, delay=POLL_DELAY)
+    await channel.async_open(async_get_push_hub(hass))
+    store = delivered_store(hass, PUSH_SERIAL)
+    tracker = AttendanceTracker(
+        channel,
+        store,
+        name="K40 Push",
+        users=dict,
+        localize=lambda when: when.replace(tzinfo=time_zone),
+        publish=bus_publisher(hass, "k40_push", PUSH_SERIAL),
+    )
+    await tracker.async_load()
+    stop_listening = channel.async_add_listener(tracker.on_event)
+    try:
+        yield channel
+    finally:
+        stop_listening()
+        await channel.async_stop()
+        await PushChannel.async_remove_stores(hass, PUSH_SERIAL)
+        await store.async_remove()
+
+
+async def ha_punches(hass: HomeAssistant, url: str, probe: LoopLagProbe) -> list[float]:
+    """Seconds from each punch on the terminal to its zkteco_attendance event."""
+    arrivals = Arrivals(hass)
+    with probe.watch():
+        async with served_channel(hass), terminals_calling(url, "punch", PUNCHES) as child:
+            assert await child.line() == "ready"
+            punched: dict[str, float] = await child.json()
+    arrivals.unsubscribe()
+    return [arrivals.at[when] - at for when, at in punched.items()]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    seconds: float
+    fired_once: int
+    fired_twice: int
+    missing: int
+    posts: int
+    refused: int
+
+
+async def ha_backlog(hass: HomeAssistant, url: str) -> Backlog:
+    """A terminal's 100,000 punches nobody received: from switching it on to the last event."""
+    arrivals = Arrivals(hass)
+    async with served_channel(hass), terminals_calling(url, "backlog", BACKLOG) as child:
+        assert await child.line() == "ready"
+        switched_on: float = await child.json()
+        uploads = await child.json()
+    arrivals.unsubscribe()
+    fired = arrivals.fired.values()
+    return Backlog(
+        seconds=max(arrivals.at.values()) - switched_on,
+        fired_once=sum(count == 1 for count in fired),
+        fired_twice=sum(count > 1 for count in fired),
+        missing=BACKLOG - len(arrivals.fired),
+        **uploads,
+    )
+
+
+async def backlog_memory_peak(hass: HomeAssistant, url: str) -> int:
+    """The peak of what this process allocates while the backlog goes through (bytes)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        await ha_backlog(hass, url)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 async def main() -> None:
     rows: list[Row] = []
     async with benchmarked_home_assistant() as hass:
         assert await async_setup_component(hass, "http", {})
+        probe = LoopLagProbe()
+        probe_task = asyncio.create_task(probe.run())
         idle = await idle_load()
         bare = await bare_polling(idle)
-        hub = await hub_polling(hass, idle)
-        rows += polling_rows(hub, bare)
+        bare_latencies = await bare_punches()
+        bare_backlog_seconds = await bare_backlog()
+        hub = async_get_push_hub(hass)  # its views, before Home Assistant's server starts
+        async with serving(hass.http.app) as url:
+            rows += polling_rows(await hub_polling(hass, hub, url, idle), bare)
+            rows += punch_rows(await ha_punches(hass, url, probe), bare_latencies)
+            with probe.watch():
+                backlog = await ha_backlog(hass, url)
+            probe_task.cancel()  # tracemalloc slows everything: no loop figures from that run
+            peak = await backlog_memory_peak(hass, url)
+            rows += backlog_rows(backlog, bare_backlog_seconds, peak)
+        rows += loop_rows(probe)
     print_table(rows)
 
 
@@ -341,6 +471,57 @@ def polling_rows(hub: Polling, bare: Polling) -> list[Row]:
             f"{label}: CPU share of one core",
             f"{hub.cpu / POLLING_WINDOW:.1%} (bare aiohttp {bare.cpu / POLLING_WINDOW:.1%},"
             f" idle {hub.idle_load:.1%})",
+        ),
+    ]
+
+
+def punch_rows(latencies: list[float], bare: list[float]) -> list[Row]:
+    p50, bare_p50 = statistics.median(latencies), statistics.median(bare)
+    return [
+        Row(
+            f"punch on the terminal -> zkteco_attendance, p50 ({PUNCHES} punches)",
+            f"{p50 * 1000:.1f} ms (to a bare aiohttp server {bare_p50 * 1000:.1f} ms,"
+            f" {p50 / bare_p50:.1f}x)",
+            "<= 10 ms",
+        ),
+        Row(
+            "punch on the terminal -> zkteco_attendance, p95",
+            f"{percentile(latencies, 0.95) * 1000:.1f} ms"
+            f" (bare aiohttp {percentile(bare, 0.95) * 1000:.1f} ms)",
+            "<= 10 ms",
+        ),
+    ]
+
+
+def backlog_rows(backlog: Backlog, bare_seconds: float, peak: int) -> list[Row]:
+    label = f"backlog of {BACKLOG:,} punches"
+    return [
+        Row(
+            f"{label} in {backlog.posts} posts: switched on -> last event",
+            f"{backlog.seconds:.1f} s (to a bare aiohttp server {bare_seconds:.1f} s,"
+            f" {backlog.seconds / bare_seconds:.1f}x)",
+        ),
+        Row(
+            f"{label}: fired once / twice / never",
+            f"{backlog.fired_once:,} / {backlog.fired_twice} / {backlog.missing}"
+            f" ({backlog.refused} posts refused)",
+            f"{BACKLOG:,} / 0 / 0",
+        ),
+        Row(f"{label}: memory peak (tracemalloc, its own run)", f"{peak / 1e6:.1f} MB"),
+    ]
+
+
+def loop_rows(probe: LoopLagProbe) -> list[Row]:
+    return [
+        Row(
+            "longest event loop block (punches and backlog), the loop's own CPU",
+            f"{probe.worst_cpu * 1000:.1f} ms ({len(probe.late_cpu)} over 50 ms;"
+            f" longest garbage collection {probe.worst_gc * 1000:.0f} ms)",
+            "none over 50 ms",
+        ),
+        Row(
+            "longest event loop block, wall clock (the machine's other load included)",
+            f"{probe.worst * 1000:.1f} ms ({len(probe.late)} over 50 ms)",
         ),
     ]
 
