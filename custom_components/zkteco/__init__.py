@@ -16,6 +16,7 @@ from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, ZKTecoRuntimeData
 from .enrollment import EnrollmentManager
 from .http import async_register_views
 from .pull.channel import PullChannel, terminal_config
+from .push_setup import async_setup_push
 from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
 
@@ -31,9 +32,10 @@ PLATFORMS = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions and the REST view, shared by every terminal."""
+    """Register the actions, the REST view and the Push server, shared by every terminal."""
     async_setup_services(hass)
     async_register_views(hass)
+    async_setup_push(hass)
     await async_setup_card(hass)
     return True
 
