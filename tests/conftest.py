@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import socket
 import struct
 from typing import Any
@@ -14,9 +15,11 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform, __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, TestClient
 from syrupy.assertion import SnapshotAssertion
 
 # Imported at module level on purpose: the test plugin ships a `custom_components` package of
@@ -32,6 +35,7 @@ from custom_components.zkteco.const import (
 )
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
 from custom_components.zkteco.push.queue import FinishedCommand
+from custom_components.zkteco.push.server import PushHub, async_get_push_hub
 from zksim import ZKSimulator
 from zksim.push import PushTerminal
 
@@ -269,3 +273,32 @@ async def until_terminal(
 ) -> None:
     """Let the Push terminal work (the event loop serves it meanwhile) until `check` holds."""
     assert await hass.async_add_executor_job(push.wait_for, lambda t: bool(check(t)))
+
+
+# -- Home Assistant's Push server and a simulated Push K40 calling it ---------------------------
+
+
+@pytest.fixture
+async def hub(hass: HomeAssistant) -> PushHub:
+    """The hub, its views on Home Assistant's server."""
+    assert await async_setup_component(hass, "http", {})
+    return async_get_push_hub(hass)
+
+
+@pytest.fixture
+async def client(hass_client_no_auth: ClientSessionGenerator, hub: PushHub) -> TestClient:
+    """Home Assistant's server, on loopback."""
+    return await hass_client_no_auth()
+
+
+@pytest.fixture
+def make_push(
+    client: TestClient, make_push_terminal: Callable[..., PushTerminal]
+) -> Callable[..., PushTerminal]:
+    """Simulated Push K40s whose Cloud Server points at Home Assistant."""
+    return partial(make_push_terminal, f"http://127.0.0.1:{client.port}")
+
+
+@pytest.fixture
+def push(make_push: Callable[..., PushTerminal]) -> PushTerminal:
+    return make_push()
