@@ -8,35 +8,25 @@ are posted by hand, as a terminal would post them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.zkteco.attendance import (
-    AttendanceTracker,
-    bus_publisher,
-    delivered_store,
-)
 from custom_components.zkteco.channel import (
-    ChannelEvent,
     EnrollmentOutcome,
     EnrollmentResult,
     TerminalConnectionError,
     TerminalError,
-    TerminalUser,
 )
-from custom_components.zkteco.const import DOMAIN, EVENT_ATTENDANCE, EVENT_ENROLLMENT_FINISHED
 from custom_components.zkteco.enrollment import (
-    EnrollmentManager,
     FingerAlreadyEnrolled,
     TerminalUnavailable,
 )
@@ -48,7 +38,17 @@ from custom_components.zkteco.push.server import PushHub, PushRequest
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
-from .conftest import HISTORY_START, PUSH_SERIAL, RIGHT_INDEX, until, until_terminal
+from .conftest import (
+    HISTORY_START,
+    PUSH_SERIAL,
+    RIGHT_INDEX,
+    PushSide,
+    Seen,
+    know_user,
+    started,
+    until,
+    until_terminal,
+)
 
 # Long enough that a poll never comes between what a test does and the upload it waits for.
 SLOW_POLLS = 3600
@@ -58,107 +58,6 @@ SLOW_POLLS = 3600
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """The punch journal is a real file in `.storage`: one directory per test."""
     return hass_tmp_config_dir
-
-
-@pytest.fixture
-def delay() -> int:
-    """The poll interval the handshake asks for (override with parametrize)."""
-    return lines.DEFAULT_DELAY
-
-
-@dataclass
-class Seen:
-    """What Home Assistant announced, and what the channel emitted."""
-
-    punches: list[dict[str, Any]] = field(default_factory=list)
-    events: list[ChannelEvent] = field(default_factory=list)
-    finished: list[str] = field(default_factory=list)
-
-    @property
-    def results(self) -> list[EnrollmentResult]:
-        return [event for event in self.events if isinstance(event, EnrollmentResult)]
-
-
-@pytest.fixture
-def seen(hass: HomeAssistant) -> Seen:
-    seen = Seen()
-    hass.bus.async_listen(EVENT_ATTENDANCE, callback(lambda e: seen.punches.append(e.data)))
-    hass.bus.async_listen(
-        EVENT_ENROLLMENT_FINISHED, callback(lambda e: seen.finished.append(e.data["result"]))
-    )
-    return seen
-
-
-@dataclass
-class Side:
-    """Home Assistant's side of one terminal: its channel, attendance and enrollment."""
-
-    channel: PushChannel
-    tracker: AttendanceTracker
-    enrollment: EnrollmentManager
-
-
-class Users:
-    """The users the channel knows, as the coordinator would hand them to the manager."""
-
-    def __init__(self, channel: PushChannel) -> None:
-        self._channel = channel
-        self.users: dict[str, TerminalUser] = {}
-
-    def known_users(self) -> dict[str, TerminalUser]:
-        return self.users
-
-    async def async_refresh_users(self) -> dict[str, TerminalUser]:
-        self.users = {user.user_id: user for user in await self._channel.async_read_users()}
-        return self.users
-
-
-@pytest.fixture
-async def open_side(
-    hass: HomeAssistant, hub: PushHub, seen: Seen, delay: int
-) -> AsyncIterator[Callable[[], Awaitable[Side]]]:
-    """Home Assistant's side, started (again, after a restart: over the same storage)."""
-    entry = MockConfigEntry(domain=DOMAIN, title="Principal")
-    entry.add_to_hass(hass)
-    opened: list[Side] = []
-
-    async def open_side() -> Side:
-        zone = dt_util.get_default_time_zone()
-        channel = PushChannel(hass, PUSH_SERIAL, "Principal", time_zone=zone, delay=delay)
-        tracker = AttendanceTracker(
-            channel,
-            delivered_store(hass, entry.entry_id),
-            name="Principal",
-            users=dict,
-            localize=lambda when: when.replace(tzinfo=zone),
-            publish=bus_publisher(hass, "principal", PUSH_SERIAL),
-        )
-        manager = EnrollmentManager(
-            hass, entry, channel, Users(channel), device_id="principal", on_enrolled=lambda: None
-        )
-        channel.async_add_listener(seen.events.append)
-        channel.async_add_listener(tracker.on_event)
-        channel.async_add_listener(manager.on_event)
-        await tracker.async_load()
-        await channel.async_open(hub)
-        opened.append(side := Side(channel, tracker, manager))
-        return side
-
-    yield open_side
-    for side in opened:
-        await side.enrollment.async_shutdown()
-        await side.channel.async_stop()
-
-
-@pytest.fixture
-async def side(open_side: Callable[[], Awaitable[Side]]) -> Side:
-    return await open_side()
-
-
-async def started(hass: HomeAssistant, push: PushTerminal) -> PushTerminal:
-    push.start()
-    await until_terminal(hass, push, lambda t: t.polls >= 1)
-    return push
 
 
 async def all_delivered(hass: HomeAssistant, push: PushTerminal) -> None:
@@ -195,13 +94,13 @@ def punch_keys(seen: Seen) -> list[tuple[str, str]]:
 # --- Punches --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("delay", [SLOW_POLLS])
+@pytest.mark.parametrize("push_delay", [SLOW_POLLS])
 async def test_a_punch_fires_once_though_its_batch_is_sent_again(
-    hass: HomeAssistant, side: Side, push: PushTerminal, seen: Seen
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
 ) -> None:
     """The answer to the batch is lost: the terminal sends it again, nothing fires twice."""
     await started(hass, push)
-    lose_the_answer_after_storing(push, side.channel)
+    lose_the_answer_after_storing(push, push_side.channel)
 
     push.terminal.punch("1")
     await all_delivered(hass, push)
@@ -214,10 +113,10 @@ async def test_a_punch_fires_once_though_its_batch_is_sent_again(
     assert seen.punches[0]["caught_up"] is False
 
 
-@pytest.mark.parametrize("delay", [SLOW_POLLS])
+@pytest.mark.parametrize("push_delay", [SLOW_POLLS])
 async def test_restart_in_the_middle_of_a_backlog(
     hass: HomeAssistant,
-    open_side: Callable[[], Awaitable[Side]],
+    open_push_side: Callable[[], Awaitable[PushSide]],
     make_push: Callable[..., PushTerminal],
     seen: Seen,
 ) -> None:
@@ -226,7 +125,7 @@ async def test_restart_in_the_middle_of_a_backlog(
     Started again over the same storage, it recognises the batch the terminal sends again, and
     every punch of the backlog fires once.
     """
-    first = await open_side()
+    first = await open_push_side()
     push = make_push(batch_size=100)
     push.terminal.add_records(300, start=HISTORY_START)
     lose_the_answer_after_storing(push, first.channel, then_unreachable=True)
@@ -234,7 +133,7 @@ async def test_restart_in_the_middle_of_a_backlog(
     await until_terminal(hass, push, lambda t: any(e.status is None for e in t.exchanges))
     await first.channel.async_stop()
 
-    await open_side()
+    await open_push_side()
     push.unreachable = False
     await all_delivered(hass, push)
 
@@ -247,7 +146,7 @@ async def test_restart_in_the_middle_of_a_backlog(
 
 
 async def test_punches_held_back_are_caught_up(
-    hass: HomeAssistant, side: Side, push: PushTerminal, seen: Seen
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
 ) -> None:
     """Logged while Home Assistant was away: caught up; punched now: live."""
     push.terminal.add_records(2, start=HISTORY_START)
@@ -261,7 +160,7 @@ async def test_punches_held_back_are_caught_up(
 
 
 async def test_a_batch_that_cannot_be_written_is_kept_by_the_terminal(
-    hass: HomeAssistant, side: Side, push: PushTerminal, seen: Seen
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
 ) -> None:
     """The journal cannot be written: the terminal is refused and keeps its batch, and what
     fired fires once."""
@@ -276,9 +175,9 @@ async def test_a_batch_that_cannot_be_written_is_kept_by_the_terminal(
 
 
 async def test_stamps_are_handed_back_after_a_restart(
-    hass: HomeAssistant, open_side: Callable[[], Awaitable[Side]], push: PushTerminal
+    hass: HomeAssistant, open_push_side: Callable[[], Awaitable[PushSide]], push: PushTerminal
 ) -> None:
-    first = await open_side()
+    first = await open_push_side()
     push.terminal.add_records(3)
     await started(hass, push)
     await all_delivered(hass, push)
@@ -304,11 +203,11 @@ async def test_stamps_are_handed_back_after_a_restart(
 async def test_counts_and_firmware_survive_a_restart(
     hass: HomeAssistant,
     hub: PushHub,
-    open_side: Callable[[], Awaitable[Side]],
+    open_push_side: Callable[[], Awaitable[PushSide]],
     push: PushTerminal,
 ) -> None:
     """Known from the terminal's options and INFO, shown after a restart before it says again."""
-    first = await open_side()
+    first = await open_push_side()
     assert first.channel.info.serial_number == PUSH_SERIAL
     assert first.channel.info.firmware == ""
     push.terminal.add_template("1", 5)
@@ -316,7 +215,7 @@ async def test_counts_and_firmware_survive_a_restart(
     await hass.async_add_executor_job(push.stop)
     await first.channel.async_stop()
 
-    again = await open_side()
+    again = await open_push_side()
     await hub.async_handle(PushRequest("GET", "/iclock/ping", {"SN": PUSH_SERIAL}))
     polled = await again.channel.async_poll(lambda _counters: True)
 
@@ -326,33 +225,27 @@ async def test_counts_and_firmware_survive_a_restart(
 
 
 async def test_connectivity_follows_the_polls(
-    hass: HomeAssistant, side: Side, push: PushTerminal, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, freezer: FrozenDateTimeFactory
 ) -> None:
     """Never called since Home Assistant started, or silent for longer than 3 polls: not
     connected. The entry still loads without the terminal."""
     with pytest.raises(TerminalConnectionError, match="has not called"):
-        await side.channel.async_poll(lambda _counters: False)
-    assert side.channel.realtime is None
+        await push_side.channel.async_poll(lambda _counters: False)
+    assert push_side.channel.realtime is None
 
     await started(hass, push)
     await hass.async_add_executor_job(push.stop)
-    polled = await side.channel.async_poll(lambda _counters: False)
-    assert side.channel.realtime is True
+    polled = await push_side.channel.async_poll(lambda _counters: False)
+    assert push_side.channel.realtime is True
     assert polled.clock.tzinfo is None
-    assert set(side.channel.contacts) >= {"cdata", "getrequest"}
+    assert set(push_side.channel.contacts) >= {"cdata", "getrequest"}
 
-    freezer.tick(side.channel.contact_timeout + timedelta(seconds=1))
+    freezer.tick(push_side.channel.contact_timeout + timedelta(seconds=1))
     with pytest.raises(TerminalConnectionError, match="last called"):
-        await side.channel.async_poll(lambda _counters: False)
+        await push_side.channel.async_poll(lambda _counters: False)
 
 
 # --- Enrollment -----------------------------------------------------------------------------
-
-
-async def know_user(hass: HomeAssistant, side: Side, user_id: str) -> None:
-    """Home Assistant writes the user to the terminal: the channel knows it once answered."""
-    command_id = await side.channel.queue.async_add(lines.update_user(user_id, name="Ana"))
-    await side.channel.queue.async_wait_finished(command_id)
 
 
 async def press_three_times(hass: HomeAssistant, push: PushTerminal) -> None:
@@ -363,23 +256,23 @@ async def press_three_times(hass: HomeAssistant, push: PushTerminal) -> None:
 
 
 async def test_three_presses_enroll_the_finger(
-    hass: HomeAssistant, side: Side, push: PushTerminal, seen: Seen
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
 ) -> None:
     """The result is success once the template upload for that PIN and finger arrived."""
     await started(hass, push)
-    await know_user(hass, side, "1")
+    await know_user(hass, push_side, "1")
 
-    await side.enrollment.async_start("1", 1)
-    assert side.channel.enrolling
+    await push_side.enrollment.async_start("1", 1)
+    assert push_side.channel.enrolling
     await press_three_times(hass, push)
     await until_terminal(hass, push, lambda t: t.unacknowledged["OPERLOG"] == 0 and t.results)
     await hass.async_block_till_done()
 
     assert seen.finished == ["success"]
     assert seen.results[0].template_size > 0
-    assert not side.channel.enrolling
-    (ana,) = [user for user in await side.channel.async_read_users() if user.user_id == "1"]
-    assert await side.channel.async_enrolled_fingers(ana) == {RIGHT_INDEX}
+    assert not push_side.channel.enrolling
+    (ana,) = [user for user in await push_side.channel.async_read_users() if user.user_id == "1"]
+    assert await push_side.channel.async_enrolled_fingers(ana) == {RIGHT_INDEX}
 
 
 async def hand(hub: PushHub, method: str, endpoint: str, body: str = "", **query: str) -> str:
@@ -391,20 +284,20 @@ async def hand(hub: PushHub, method: str, endpoint: str, body: str = "", **query
 
 
 async def queued_enrollment(
-    hass: HomeAssistant, hub: PushHub, side: Side
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
 ) -> asyncio.Task[dict[str, Any]]:
     """User 1 known from the terminal's upload, the enrollment of its finger 1 queued."""
     await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
-    start = hass.async_create_task(side.enrollment.async_start("1", 1))
-    await until(lambda: bool(side.channel.queue.pending))
+    start = hass.async_create_task(push_side.enrollment.async_start("1", 1))
+    await until(lambda: bool(push_side.channel.queue.pending))
     return start
 
 
-async def hand_started_enrollment(hass: HomeAssistant, hub: PushHub, side: Side) -> str:
+async def hand_started_enrollment(hass: HomeAssistant, hub: PushHub, push_side: PushSide) -> str:
     """User 1 known from the terminal's upload, the enrollment of its finger 1 taken by a poll:
     the command's id."""
     await hand(hub, "GET", "cdata", options="all")
-    start = await queued_enrollment(hass, hub, side)
+    start = await queued_enrollment(hass, hub, push_side)
     command = await hand(hub, "GET", "getrequest")
     await start
     assert command.startswith("C:")
@@ -441,7 +334,7 @@ OTHER_FINGER = ("OPERLOG", "FP PIN=1\tFID=5\tSize=8\tValid=1\tTMP=AAAAAAAA\n")
 async def test_each_result_of_the_terminal(
     hass: HomeAssistant,
     hub: PushHub,
-    side: Side,
+    push_side: PushSide,
     seen: Seen,
     before: list[tuple[str, str]],
     code: int,
@@ -449,7 +342,7 @@ async def test_each_result_of_the_terminal(
     result: str | None,
 ) -> None:
     """`Return=0` is success with the template upload for that PIN and finger, in either order."""
-    command_id = await hand_started_enrollment(hass, hub, side)
+    command_id = await hand_started_enrollment(hass, hub, push_side)
 
     for table, body in before:
         await hand(hub, "POST", "cdata", body, table=table)
@@ -459,18 +352,18 @@ async def test_each_result_of_the_terminal(
     await hass.async_block_till_done()
 
     assert seen.finished == ([result] if result else [])
-    assert side.channel.enrolling is (result is None)
+    assert push_side.channel.enrolling is (result is None)
 
 
 async def test_no_template_after_return_0_is_a_failure(
-    hass: HomeAssistant, side: Side, push: PushTerminal, seen: Seen
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
 ) -> None:
     """The terminal answers 0 and uploads nothing (§1.9): failed once the wait is over."""
     await started(hass, push)
-    await know_user(hass, side, "1")
+    await know_user(hass, push_side, "1")
     push.drop_template_upload = True
 
-    await side.enrollment.async_start("1", 1)
+    await push_side.enrollment.async_start("1", 1)
     await press_three_times(hass, push)
     await until_terminal(hass, push, lambda t: any(r.cmd == "ENROLL_FP" for r in t.results))
     await until_terminal(hass, push, lambda t: all(r.acknowledged for r in t.results))
@@ -484,9 +377,9 @@ async def test_no_template_after_return_0_is_a_failure(
     assert seen.results == [EnrollmentResult(EnrollmentOutcome.FAILED)]
 
 
-@pytest.mark.parametrize("delay", [0])
+@pytest.mark.parametrize("push_delay", [0])
 async def test_a_terminal_that_does_not_poll_in_time(
-    hass: HomeAssistant, hub: PushHub, side: Side, seen: Seen
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide, seen: Seen
 ) -> None:
     """The enrollment is withdrawn (never delivered later) and the request fails."""
     await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
@@ -495,21 +388,21 @@ async def test_a_terminal_that_does_not_poll_in_time(
         patch("custom_components.zkteco.push.channel.ENROLL_DELIVERY_MIN", timedelta(0)),
         pytest.raises(TerminalUnavailable) as err,
     ):
-        await side.enrollment.async_start("1", 1)
+        await push_side.enrollment.async_start("1", 1)
 
     assert "did not poll" in str(err.value.__cause__)
-    assert side.channel.queue.pending == ()
+    assert push_side.channel.queue.pending == ()
     assert await hand(hub, "GET", "getrequest") == "OK"
-    assert not side.channel.enrolling
+    assert not push_side.channel.enrolling
     assert seen.finished == []
 
 
 async def test_cancelled_before_the_terminal_took_it(
-    hass: HomeAssistant, hub: PushHub, side: Side, seen: Seen
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide, seen: Seen
 ) -> None:
-    start = await queued_enrollment(hass, hub, side)
+    start = await queued_enrollment(hass, hub, push_side)
 
-    await side.enrollment.async_cancel()
+    await push_side.enrollment.async_cancel()
 
     with pytest.raises(TerminalUnavailable):
         await start
@@ -518,68 +411,72 @@ async def test_cancelled_before_the_terminal_took_it(
 
 
 async def test_enrollments_queued_before_a_restart_are_withdrawn(
-    hass: HomeAssistant, hub: PushHub, open_side: Callable[[], Awaitable[Side]]
+    hass: HomeAssistant, hub: PushHub, open_push_side: Callable[[], Awaitable[PushSide]]
 ) -> None:
     """Nobody waits at the terminal for them any more; other commands still go out."""
-    first = await open_side()
+    first = await open_push_side()
     await first.channel.queue.async_add(lines.enroll_fp("1", 6))
     await first.channel.queue.async_add(lines.Command.INFO)
     await first.channel.async_stop()
 
-    await open_side()
+    await open_push_side()
 
     assert (await hand(hub, "GET", "getrequest")).endswith(":INFO\n")
 
 
 async def test_a_finger_seen_uploaded_is_refused_at_once(
-    hass: HomeAssistant, hub: PushHub, side: Side
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
 ) -> None:
     await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
     await hand(hub, "POST", "cdata", FP_UPLOAD[1], table="OPERLOG")
 
     with pytest.raises(FingerAlreadyEnrolled):
-        await side.enrollment.async_start("1", 1)
-    assert side.channel.queue.pending == ()
+        await push_side.enrollment.async_start("1", 1)
+    assert push_side.channel.queue.pending == ()
 
 
 async def test_users_home_assistant_wrote_or_deleted(
-    hass: HomeAssistant, side: Side, push: PushTerminal
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal
 ) -> None:
     await started(hass, push)
-    await know_user(hass, side, "2")
-    assert [user.name for user in await side.channel.async_read_users()] == ["Ana"]
+    await know_user(hass, push_side, "2")
+    assert [user.name for user in await push_side.channel.async_read_users()] == ["Ana Garcia"]
 
-    command_id = await side.channel.queue.async_add(lines.delete_user("2"))
-    await side.channel.queue.async_wait_finished(command_id)
+    command_id = await push_side.channel.queue.async_add(lines.delete_user("2"))
+    await push_side.channel.queue.async_wait_finished(command_id)
 
-    assert await side.channel.async_read_users() == []
+    assert await push_side.channel.async_read_users() == []
 
 
 # --- Other commands -------------------------------------------------------------------------
 
 
-async def test_restart_clock_and_door(hass: HomeAssistant, side: Side, push: PushTerminal) -> None:
+async def test_restart_clock_and_door(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal
+) -> None:
     """REBOOT restarts it; CHECK makes it handshake again (its clock comes from that answer);
     AC_UNLOCK, which this terminal does not know, is an error."""
     await started(hass, push)
 
-    await side.channel.async_write_clock(dt_util.now)
+    await push_side.channel.async_write_clock(dt_util.now)
     await until_terminal(hass, push, lambda t: t.handshakes >= 2)
-    await side.channel.async_restart()
+    await push_side.channel.async_restart()
     await until_terminal(hass, push, lambda t: t.reboots == 1)
     with pytest.raises(TerminalError, match="not_supported"):
-        await side.channel.async_unlock(3)
+        await push_side.channel.async_unlock(3)
 
 
-@pytest.mark.parametrize("delay", [0])
-async def test_a_command_nobody_takes(hass: HomeAssistant, hub: PushHub, side: Side) -> None:
+@pytest.mark.parametrize("push_delay", [0])
+async def test_a_command_nobody_takes(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
+) -> None:
     """No poll within the bound: withdrawn, and the action fails."""
     with (
         patch("custom_components.zkteco.push.channel.ENROLL_DELIVERY_MIN", timedelta(0)),
         patch("custom_components.zkteco.push.channel.ANSWER_TIMEOUT", timedelta(0)),
         pytest.raises(TerminalConnectionError, match="did not answer REBOOT"),
     ):
-        await side.channel.async_restart()
+        await push_side.channel.async_restart()
 
     assert await hand(hub, "GET", "getrequest") == "OK"
 
@@ -612,14 +509,14 @@ async def test_the_journal_stays_bounded(hass: HomeAssistant) -> None:
 async def test_stores_removed_with_the_entry(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
-    side: Side,
+    push_side: PushSide,
     push: PushTerminal,
 ) -> None:
     push.terminal.add_records(1, start=HISTORY_START)
     await started(hass, push)
     await all_delivered(hass, push)
     await hass.async_add_executor_job(push.stop)
-    await side.channel.async_stop()
+    await push_side.channel.async_stop()
     assert await hass.async_add_executor_job(journal_path(hass, PUSH_SERIAL).exists)
 
     await PushChannel.async_remove_stores(hass, PUSH_SERIAL)
