@@ -523,3 +523,23 @@ async def test_stores_removed_with_the_entry(
 
     assert not await hass.async_add_executor_job(journal_path(hass, PUSH_SERIAL).exists)
     assert not [key for key in hass_storage if PUSH_SERIAL in key]
+
+
+async def test_a_request_cut_off_midway_still_delivers_its_batch(
+    hass: HomeAssistant, push_side: PushSide, seen: Seen
+) -> None:
+    """A batch is remembered before its punches fire: if the request is cancelled while they
+    fire (the terminal hung up), they still all fire, and the batch sent again fires none."""
+    body = "".join(
+        f"{n}\t{HISTORY_START + timedelta(minutes=n):%Y-%m-%d %H:%M:%S}\t0\t1\t0\t0\t0\n"
+        for n in range(1, 121)
+    ).encode()
+    upload = lines.parse_attlog(body)
+    storing = hass.async_create_task(push_side.channel.async_store_punches(upload))
+    await until(lambda: bool(seen.punches))
+    storing.cancel()
+    await hass.async_block_till_done()
+
+    await push_side.channel.async_store_punches(upload)
+
+    assert len(seen.punches) == 120
