@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import socket
@@ -14,6 +14,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform, __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -26,6 +27,7 @@ from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_PROTOCOL,
+    CONF_PUSH,
     DOMAIN,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
@@ -269,3 +271,29 @@ async def until_terminal(
 ) -> None:
     """Let the Push terminal work (the event loop serves it meanwhile) until `check` holds."""
     assert await hass.async_add_executor_job(push.wait_for, lambda t: bool(check(t)))
+
+
+# -- Entries of terminals that call Home Assistant ---------------------------------------------
+
+
+@pytest.fixture
+def push_entry(entry_options: dict[str, object]) -> MockConfigEntry:
+    """A terminal added in Push mode: known by its serial number, no address."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=PUSH_SERIAL,
+        data={CONF_DEVICE_ID: "principal", CONF_PUSH: True},
+        options=entry_options,
+    )
+
+
+@pytest.fixture
+async def home_assistant_url(
+    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Any]]
+) -> str:
+    """Home Assistant's server on loopback with the integration's Push server on it (views are
+    registered before the server starts)."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    client = await hass_client_no_auth()
+    return f"http://127.0.0.1:{client.port}"
