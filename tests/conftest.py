@@ -36,6 +36,7 @@ from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_PROTOCOL,
+    CONF_PUSH,
     DOMAIN,
     EVENT_ATTENDANCE,
     EVENT_ENROLLMENT_FINISHED,
@@ -434,3 +435,29 @@ async def know_user(
     command_id = await side.channel.queue.async_add(lines.update_user(user_id, name=name))
     await side.channel.queue.async_wait_finished(command_id)
     await side.users.async_refresh_users()
+
+
+# -- Entries of terminals that call Home Assistant ---------------------------------------------
+
+
+@pytest.fixture
+def push_entry(entry_options: dict[str, object]) -> MockConfigEntry:
+    """A terminal added in Push mode: known by its serial number, no address."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=PUSH_SERIAL,
+        data={CONF_DEVICE_ID: "principal", CONF_PUSH: True},
+        options=entry_options,
+    )
+
+
+@pytest.fixture
+async def home_assistant_url(
+    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Any]]
+) -> str:
+    """Home Assistant's server on loopback with the integration's Push server on it (views are
+    registered before the server starts)."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    client = await hass_client_no_auth()
+    return f"http://127.0.0.1:{client.port}"

@@ -27,7 +27,6 @@ from homeassistant.loader import async_get_dhcp
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import voluptuous as vol
 
 from custom_components.zkteco.const import (
@@ -725,14 +724,16 @@ async def test_push_step_shows_the_terminal_settings(hass: HomeAssistant) -> Non
         await translation(hass, "en", "config.step.push_terminal.description")
     )
 
-    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "principal"
     assert result["data"] == {CONF_DEVICE_ID: "principal", CONF_PUSH: True}
     assert result["options"] == {CONF_SOURCE_ADDRESS: "192.168.1.50"}
     assert result["result"].unique_id == PUSH_SERIAL
+    # Set up before the terminal calls: it shows as connected once it does.
+    assert result["result"].state is ConfigEntryState.LOADED
 
 
 @pytest.mark.usefixtures("lan_address", "socket_enabled")
@@ -827,16 +828,6 @@ async def test_push_needs_an_address_of_home_assistant(hass: HomeAssistant) -> N
 
 
 # -- a terminal calls Home Assistant unannounced ------------------------------------------------
-
-
-@pytest.fixture
-async def home_assistant_url(
-    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
-) -> str:
-    """Home Assistant's server on loopback, the integration's Push server on it."""
-    assert await async_setup_component(hass, DOMAIN, {})
-    client = await hass_client_no_auth()
-    return f"http://127.0.0.1:{client.port}"
 
 
 async def push_discovery(hass: HomeAssistant, serial: str = PUSH_SERIAL) -> ConfigFlowResult:
