@@ -62,7 +62,8 @@ Simplified or assumed (nothing here was seen on a K40):
 - ``DATA DELETE USERINFO`` of an unknown PIN answers -10; PINs longer than 9 characters -1;
 - ``Delay``/``ErrorDelay``/``TransInterval`` accept fractions, and ``time_scale`` shrinks them,
   so tests run fast whatever the server asks; stamps sent are line counts (opaque to servers);
-- no ``OPLOG`` for power on/off or for users the server writes, no ``USER`` uploads;
+- no ``OPLOG`` for power on/off or for users the server writes; ``USER`` is uploaded only for a
+  user added at the terminal with ``add_user`` (not at a ``CHECK`` with a stamp of 0);
 - unacknowledged data lives in this object: ``reboot()`` and ``stop()``/``start()`` keep it,
   as the terminal's flash does; a punch logged and then cleared by ``CLEAR LOG`` is gone.
 
@@ -365,6 +366,24 @@ class PushTerminal:
 
     def result(self, command_id: str) -> CommandResult | None:
         return next((r for r in self.results if r.command_id == command_id), None)
+
+    # -- people at the terminal ----------------------------------------------------------
+    def add_user(self, user_id: str, name: str = "", privilege: int = 0, card: int = 0) -> None:
+        """Someone adds a user on the terminal's keypad: kept, then uploaded on OPERLOG.
+
+        As TransFlag's EnrollUser allows, in the record form of §1.5 (``Grp``, ``TZ``,
+        ``Verify`` and ``ViceCard`` as a K40 leaves them for a new user; assumed).
+        """
+        self.terminal.add_user(user_id, name, privilege, card=card)
+        if "enrolluser" not in self.trans_flags:
+            return
+        line = (
+            f"USER PIN={user_id}\tName={name}\tPri={privilege}\tPasswd=\tCard={card}\tGrp=1"
+            "\tTZ=0000000000000000\tVerify=-1\tViceCard="
+        )
+        with self._lock:
+            self._operlog.append(line)
+        self._wake.set()
 
     # -- the terminal's events -----------------------------------------------------------
     def _attach(self) -> None:

@@ -574,6 +574,32 @@ def test_a_result_not_acknowledged_is_posted_again(push: PushTerminal, receiver:
 # -- ENROLL_FP --------------------------------------------------------------------------
 
 
+def test_a_user_enrolled_at_the_terminal_is_uploaded(
+    push: PushTerminal, receiver: Receiver
+) -> None:
+    """Someone adds a user on the keypad: a USER line on OPERLOG (TransFlag has EnrollUser)."""
+    push.add_user("9", "Eva Ruiz", privilege=14, card=133440)
+    assert push.terminal.user_by_id("9") is not None
+    assert push.wait_for(lambda t: t.acknowledged["OPERLOG"])
+    (upload,) = receiver.requests("/iclock/cdata", "OPERLOG")
+    assert upload.body == (
+        "USER PIN=9\tName=Eva Ruiz\tPri=14\tPasswd=\tCard=133440\tGrp=1"
+        "\tTZ=0000000000000000\tVerify=-1\tViceCard=\n"
+    )
+
+
+def test_a_user_is_not_uploaded_without_enroll_user_in_transflag(
+    make_push: PushFactory, receiver: Receiver
+) -> None:
+    receiver.options["TransFlag"] = "1101000000"  # AttLog, OpLog and EnrollFP
+    push = make_push()
+    assert push.wait_for(lambda t: t.polls >= 1)
+    push.add_user("9", "Eva Ruiz")
+    push.terminal.punch("9")
+    assert push.wait_for(lambda t: t.acknowledged["ATTLOG"])
+    assert receiver.requests("/iclock/cdata", "OPERLOG") == []
+
+
 def test_enroll_fp_success_posts_the_result_then_oplog_and_the_template(
     push: PushTerminal, receiver: Receiver
 ) -> None:
