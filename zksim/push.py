@@ -69,8 +69,10 @@ Simplified or assumed (nothing here was seen on a K40):
 
 Faults for tests: ``unreachable`` (every request fails as if the server were down),
 ``lose_replies`` (the server gets the next N requests but the answers are lost, so the
-terminal re-sends), ``drop_template_upload`` (``ENROLL_FP`` answers 0 but neither ``OPLOG 6``
-nor ``FP`` follows: the real-hardware case of §1.9 where ``Return=0`` left no usable finger),
+terminal re-sends), ``lose_upload_replies`` (the same for the next N ATTLOG/OPERLOG posts
+only, as when the server stops right after storing a batch), ``drop_template_upload``
+(``ENROLL_FP`` answers 0 but neither ``OPLOG 6`` nor ``FP`` follows: the real-hardware case of
+§1.9 where ``Return=0`` left no usable finger),
 ``reboot()``. Observable: ``exchanges`` (each with the seconds its answer took, for
 benchmarks), ``acknowledged``, ``results``, ``unacknowledged``, ``server_options``,
 ``handshakes``, ``polls``; ``wait_for(predicate)``.
@@ -208,6 +210,11 @@ def parse_timezone(value: str) -> timedelta:
     return timedelta(hours=zone) if abs(zone) <= 14 else timedelta(minutes=zone)
 
 
+def _is_upload(path: str) -> bool:
+    """A post of punches or operations (not the options, not a command result)."""
+    return "/cdata" in path and ("table=ATTLOG" in path or "table=OPERLOG" in path)
+
+
 class _FirmwareConnection(http.client.HTTPConnection):
     """Sends a request line with raw spaces, as the vendor's INFO example shows."""
 
@@ -260,6 +267,7 @@ class PushTerminal:
         # Faults.
         self.unreachable = False
         self.lose_replies = 0
+        self.lose_upload_replies = 0
         self.drop_template_upload = False
         # Observable state.
         self.server_options: dict[str, str] = {}
@@ -493,6 +501,9 @@ class PushTerminal:
         elapsed = time.perf_counter() - started
         if self.lose_replies > 0:
             self.lose_replies -= 1
+            return request
+        if self.lose_upload_replies > 0 and _is_upload(request.path):
+            self.lose_upload_replies -= 1
             return request
         date = response.getheader("Date") or ""
         return replace(request, status=response.status, reply=reply, date=date, elapsed=elapsed)

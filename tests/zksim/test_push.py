@@ -366,6 +366,19 @@ def test_a_lost_answer_makes_the_terminal_send_the_same_lines_again(
     assert len(push.acknowledged["ATTLOG"]) == 1
 
 
+def test_a_lost_upload_answer_spares_the_polls(push: PushTerminal, receiver: Receiver) -> None:
+    """Only the batch's answer is lost: it is posted again after a new handshake."""
+    push.lose_upload_replies = 1
+    handshakes = push.handshakes
+    push.terminal.punch("1")
+    assert push.wait_for(lambda t: t.acknowledged["ATTLOG"])
+    first, second = receiver.requests("/iclock/cdata", "ATTLOG")
+    assert first.body == second.body
+    assert push.handshakes == handshakes + 1
+    lost = [e for e in push.exchanges if e.status is None]
+    assert [e.path.split("?")[0] for e in lost] == ["/iclock/cdata"]
+
+
 def test_backlog_after_an_outage_goes_out_in_batches_once_each(
     push: PushTerminal, receiver: Receiver
 ) -> None:
