@@ -261,6 +261,7 @@ async def test_three_presses_enroll_the_finger(
     """The result is success once the template upload for that PIN and finger arrived."""
     await started(hass, push)
     await know_user(hass, push_side, "1")
+    before = await push_side.channel.async_poll(lambda _counters: False)
 
     await push_side.enrollment.async_start("1", 1)
     assert push_side.channel.enrolling
@@ -270,6 +271,8 @@ async def test_three_presses_enroll_the_finger(
 
     assert seen.finished == ["success"]
     assert seen.results[0].template_size > 0
+    after = await push_side.channel.async_poll(lambda _counters: False)
+    assert after.counters.fingers == before.counters.fingers + 1
     assert not push_side.channel.enrolling
     (ana,) = [user for user in await push_side.channel.async_read_users() if user.user_id == "1"]
     assert await push_side.channel.async_enrolled_fingers(ana) == {RIGHT_INDEX}
