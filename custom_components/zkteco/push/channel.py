@@ -22,7 +22,8 @@ Punches. Each ATTLOG line becomes a ``Punch`` (``status`` the verify method, ``p
 check-in/out state, as pull's; an absent field reads 255, "none", §1.5). A line is recognised by
 its content, never by a stamp (§1.3, P2): the keys of the punches delivered are kept in an
 append-only journal (journal.py: the last 20,000, compacted past twice that). New lines are
-emitted, then the journal is written and fsynced, and only then does the hub acknowledge the
+remembered, emitted (50 between two turns of the event loop, and to the end even if the request
+is cut off), then the journal is written and fsynced, and only then does the hub acknowledge the
 batch: killed between the two, the terminal re-sends the batch and its new lines are emitted
 once more (at least once across a crash, exactly once otherwise); a failed write raises, the
 terminal keeps the batch, and the keys are written with the next batch. A punch whose time is
@@ -69,7 +70,7 @@ and ``TimeZone`` (§1.11); no 2.x command sets the time reliably (§1.6).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
@@ -117,6 +118,8 @@ CONTACT_MARGIN: Final = timedelta(seconds=30)
 ENROLL_DELIVERY_MIN: Final = timedelta(seconds=15)
 ANSWER_TIMEOUT: Final = timedelta(seconds=15)
 CONFIRM_TIMEOUT: Final = timedelta(seconds=60)
+# Events fired between two turns of the event loop (one takes about 0.1 ms on a slow machine).
+EMIT_CHUNK: Final = 50
 UNKNOWN: Final = 255  # a field the line did not have (255 is "no punch state", §1.5)
 _BIO_FINGER: Final = 1
 _OPLOG_FINGER_ENROLLED: Final = 6
@@ -295,7 +298,13 @@ class PushChannel:
             if key not in self._journal and key not in new:
                 new[key] = self._punch(record, now)
         self._journal.add(list(new))
-        for punch in new.values():
+        # Remembered already, so each must fire: not cancelled with the request that brought it.
+        await asyncio.shield(self._hass.async_create_task(self._async_deliver(new.values())))
+
+    async def _async_deliver(self, punches: Iterable[Punch]) -> None:
+        for index, punch in enumerate(punches):
+            if index and not index % EMIT_CHUNK:
+                await asyncio.sleep(0)  # a 500-line batch fires 500 events: let the loop breathe
             self._emit(punch)
         await self._journal.async_flush()
 
@@ -397,8 +406,12 @@ class PushChannel:
     def _finish(self, outcome: EnrollmentOutcome) -> None:
         enrollment, self._enrollment = self._enrollment, None
         self._cancel_confirm_timer()
-        if enrollment is not None:
-            self._emit(EnrollmentResult(outcome, enrollment.template_size))
+        if enrollment is None:
+            return
+        if outcome is EnrollmentOutcome.SUCCESS and self._device.fingers is not None:
+            # The terminal's count says so only at its next handshake; polls show it now.
+            self.device_info(DeviceInfo(fingers=self._device.fingers + 1))
+        self._emit(EnrollmentResult(outcome, enrollment.template_size))
 
     def _cancel_confirm_timer(self) -> None:
         if self._confirm_timer is not None:
