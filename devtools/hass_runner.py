@@ -285,6 +285,13 @@ class HassApi:
         flow = await self.request(
             "POST", "/api/config/config_entries/flow", token, json={"handler": "zkteco"}
         )
+        # The first step asks who calls whom: Home Assistant calls the terminal (pull).
+        flow = await self.request(
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            token,
+            json={"next_step_id": "pull"},
+        )
         user_step = asdict(terminal)
         result = await self.request(
             "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", token, json=user_step
