@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, TestClient
 from syrupy.assertion import SnapshotAssertion
@@ -461,3 +461,39 @@ async def home_assistant_url(
     assert await async_setup_component(hass, DOMAIN, {})
     client = await hass_client_no_auth()
     return f"http://127.0.0.1:{client.port}"
+
+
+@pytest.fixture
+async def two_way_terminal(
+    hass: HomeAssistant, simulator: ZKSimulator, home_assistant_url: str
+) -> AsyncIterator[PushTerminal]:
+    """The simulator's terminal, its Cloud Server pointing at Home Assistant too (not started)."""
+    push = PushTerminal(home_assistant_url, simulator, time_scale=PUSH_TIME_SCALE)
+    yield push
+    await hass.async_add_executor_job(push.close)
+
+
+@pytest.fixture
+def two_way_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> MockConfigEntry:
+    """The simulator's terminal added in pull mode, with Push attached."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Principal",
+        unique_id=simulator.serial,
+        data={**entry_data(simulator), CONF_PUSH: True},
+        options=entry_options,
+    )
+
+
+async def enroll(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: ZKSimulator, finger_index: int
+) -> str:
+    """Enroll a finger of user 123 with three good presses; the result the event gives."""
+    finished = async_capture_events(hass, EVENT_ENROLLMENT_FINISHED)
+    await entry.runtime_data.enrollment.async_start("123", finger_index)
+    # A Push terminal shows its capture screen just after the poll that took the command.
+    assert await hass.async_add_executor_job(simulator.wait_for, lambda sim: sim.enrolling)
+    for _ in range(3):
+        assert simulator.press_finger()
+    await until(lambda: len(finished) == 1)
+    return str(finished[0].data["result"])

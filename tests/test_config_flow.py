@@ -29,6 +29,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
+from custom_components.zkteco.combined import CombinedChannel
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
@@ -1011,3 +1012,22 @@ async def test_enrollment_path_option(hass: HomeAssistant, simulator: ZKSimulato
             result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
         )
     assert entry.options == {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
+
+
+async def test_reconfigure_a_push_entry_attaches_pull(
+    hass: HomeAssistant, push_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The terminal that calls Home Assistant also answers on port 4370: one entry, both."""
+    push_entry.add_to_hass(hass)
+    assert simulator.serial == push_entry.unique_id
+    result = await push_entry.start_reconfigure_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(simulator.port)
+    )
+    await hass.async_block_till_done()
+
+    assert result["reason"] == "reconfigure_successful"
+    assert push_entry.data == {**entry_data(simulator), CONF_PUSH: True}
+    assert push_entry.state is ConfigEntryState.LOADED
+    assert isinstance(push_entry.runtime_data.channel, CombinedChannel)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 import socket
 from typing import Any
@@ -30,7 +30,6 @@ from custom_components.zkteco.const import (
     CONF_PUSH,
     DOMAIN,
     EVENT_ATTENDANCE,
-    EVENT_ENROLLMENT_FINISHED,
 )
 from custom_components.zkteco.push_setup import listener_ports
 from zksim import ZKSimulator
@@ -38,10 +37,10 @@ from zksim.push import PushTerminal
 
 from .conftest import (
     PUSH_SERIAL,
-    PUSH_TIME_SCALE,
     RIGHT_INDEX,
     RIGHT_THUMB,
     closed_port,
+    enroll,
     entry_data,
     poll,
     punch,
@@ -264,28 +263,6 @@ async def test_listener_port_taken(hass: HomeAssistant, push_entry: MockConfigEn
     assert push_entry.state is ConfigEntryState.SETUP_RETRY
     assert str(port) in str(push_entry.reason)
     assert listener_ports(hass) == []
-
-
-@pytest.fixture
-async def two_way_terminal(
-    hass: HomeAssistant, simulator: ZKSimulator, home_assistant_url: str
-) -> AsyncIterator[PushTerminal]:
-    """The simulator's terminal, whose Cloud Server now points at Home Assistant too."""
-    push = PushTerminal(home_assistant_url, simulator, time_scale=PUSH_TIME_SCALE)
-    yield push
-    await hass.async_add_executor_job(push.close)
-
-
-async def enroll(
-    hass: HomeAssistant, entry: MockConfigEntry, simulator: ZKSimulator, finger_index: int
-) -> str:
-    """Enroll a finger of user 123 with three good presses; the result the event gives."""
-    finished = async_capture_events(hass, EVENT_ENROLLMENT_FINISHED)
-    await entry.runtime_data.enrollment.async_start("123", finger_index)
-    for _ in range(3):
-        assert simulator.press_finger()
-    await until(lambda: len(finished) == 1)
-    return str(finished[0].data["result"])
 
 
 async def test_discovery_attaches_push_and_enrollment_follows_the_polls(

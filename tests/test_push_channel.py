@@ -34,7 +34,7 @@ from custom_components.zkteco.push import lines
 from custom_components.zkteco.push.channel import CONFIRM_TIMEOUT, PushChannel
 from custom_components.zkteco.push.journal import PunchJournal, journal_path
 from custom_components.zkteco.push.lines import AttLogUpload
-from custom_components.zkteco.push.server import PushHub, PushRequest
+from custom_components.zkteco.push.server import REFUSED, PushHub, PushRequest
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
@@ -261,6 +261,7 @@ async def test_three_presses_enroll_the_finger(
     """The result is success once the template upload for that PIN and finger arrived."""
     await started(hass, push)
     await know_user(hass, push_side, "1")
+    before = await push_side.channel.async_poll(lambda _counters: False)
 
     await push_side.enrollment.async_start("1", 1)
     assert push_side.channel.enrolling
@@ -270,6 +271,8 @@ async def test_three_presses_enroll_the_finger(
 
     assert seen.finished == ["success"]
     assert seen.results[0].template_size > 0
+    after = await push_side.channel.async_poll(lambda _counters: False)
+    assert after.counters.fingers == before.counters.fingers + 1
     assert not push_side.channel.enrolling
     (ana,) = [user for user in await push_side.channel.async_read_users() if user.user_id == "1"]
     assert await push_side.channel.async_enrolled_fingers(ana) == {RIGHT_INDEX}
@@ -543,3 +546,19 @@ async def test_a_request_cut_off_midway_still_delivers_its_batch(
     await push_side.channel.async_store_punches(upload)
 
     assert len(seen.punches) == 120
+
+
+async def test_only_the_address_it_is_restricted_to(hass: HomeAssistant, hub: PushHub) -> None:
+    channel = PushChannel(
+        hass, PUSH_SERIAL, "Principal", time_zone=dt_util.UTC, source_address="192.0.2.7"
+    )
+    await channel.async_open(hub)
+
+    def poll_from(remote: str) -> PushRequest:
+        return PushRequest("GET", "/iclock/getrequest", {"SN": PUSH_SERIAL}, remote=remote)
+
+    assert (await hub.async_handle(poll_from("192.0.2.8"))).text == REFUSED
+    assert channel.last_contact is None
+    assert (await hub.async_handle(poll_from("192.0.2.7"))).text == "OK"
+    assert channel.last_contact is not None
+    await channel.async_stop()

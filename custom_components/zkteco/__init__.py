@@ -15,7 +15,7 @@ from homeassistant.util import dt as dt_util
 from .attendance import AttendanceTracker, bus_publisher, delivered_store
 from .card import async_setup_card
 from .channel import Counters, TerminalAuthError, TerminalChannel, TerminalError
-from .combined import CombinedChannel
+from .combined import PULL, PUSH, CombinedChannel, channels_of
 from .const import (
     CONF_DEVICE_ID,
     CONF_ENROLLMENT_PATH,
@@ -67,8 +67,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     """Open the terminal's channel, read it once, then set up its entities."""
     if (port := entry.options.get(CONF_LISTENER_PORT)) is not None:
         await _async_use_listener(hass, entry, port)
-    channel = await _async_open_channel(hass, entry)
+    channel = await _async_entry_channel(hass, entry)
     try:
+        await _async_open(hass, entry, channel)
         runtime = await _async_set_up_parts(hass, entry, channel)
     except BaseException:
         await channel.async_stop()
@@ -97,20 +98,23 @@ async def _async_use_listener(hass: HomeAssistant, entry: ZKTecoConfigEntry, por
     entry.async_on_unload(partial(async_release_listener, hass, port, entry.entry_id))
 
 
-async def _async_open_channel(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> TerminalChannel:
-    """Pull, Push or both, as the entry's data says; a pull terminal is read once first."""
-    push = await _async_open_push(hass, entry) if entry.data.get(CONF_PUSH) else None
+async def _async_entry_channel(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> TerminalChannel:
+    """Pull, Push or both, as the entry's data says; nothing opened yet."""
+    push = (
+        PushChannel(
+            hass,
+            str(entry.unique_id),
+            entry.title,
+            time_zone=await async_entry_time_zone(hass, entry),
+            source_address=entry.options.get(CONF_SOURCE_ADDRESS),
+        )
+        if entry.data.get(CONF_PUSH)
+        else None
+    )
     if CONF_HOST not in entry.data:
-        assert push is not None, "an entry has pull or Push"
+        assert push is not None, "an entry has pull, Push or both"
         return push
     pull = PullChannel(hass, terminal_config(dict(entry.data)), entry.title)
-    try:
-        await _async_identify(hass, pull, entry)
-    except BaseException:
-        await pull.async_stop()
-        if push is not None:
-            await push.async_stop()
-        raise
     if push is None:
         return pull
     return CombinedChannel(
@@ -118,17 +122,18 @@ async def _async_open_channel(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> 
     )
 
 
-async def _async_open_push(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> PushChannel:
-    """Served at once; the terminal need not have called (it is known by its serial number)."""
-    push = PushChannel(
-        hass,
-        str(entry.unique_id),
-        entry.title,
-        time_zone=await async_entry_time_zone(hass, entry),
-        source_address=entry.options.get(CONF_SOURCE_ADDRESS),
-    )
-    await push.async_open(async_get_push_hub(hass))
-    return push
+async def _async_open(
+    hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: TerminalChannel
+) -> None:
+    """Push is served at once, whether or not its terminal has called; pull is read once.
+
+    Push first: what it stores is loaded before anything could stop it and save over it.
+    """
+    channels = channels_of(channel)
+    if isinstance(push := channels.get(PUSH), PushChannel):
+        await push.async_open(async_get_push_hub(hass))
+    if isinstance(pull := channels.get(PULL), PullChannel):
+        await _async_identify(hass, pull, entry)
 
 
 async def _async_set_up_parts(

@@ -163,3 +163,10 @@ def channels_of(channel: TerminalChannel) -> dict[str, TerminalChannel]:
     if isinstance(channel, CombinedChannel):
         return {PULL: channel.pull, PUSH: channel.push}
     return {PUSH if isinstance(channel, PushChannel) else PULL: channel}
+
+
+def push_of(channel: TerminalChannel) -> PushChannel | None:
+    """The Push side of an entry's channel, if it has one."""
+    if isinstance(channel, CombinedChannel):
+        return channel.push
+    return channel if isinstance(channel, PushChannel) else None

@@ -406,8 +406,12 @@ class PushChannel:
     def _finish(self, outcome: EnrollmentOutcome) -> None:
         enrollment, self._enrollment = self._enrollment, None
         self._cancel_confirm_timer()
-        if enrollment is not None:
-            self._emit(EnrollmentResult(outcome, enrollment.template_size))
+        if enrollment is None:
+            return
+        if outcome is EnrollmentOutcome.SUCCESS and self._device.fingers is not None:
+            # The terminal's count says so only at its next handshake; polls show it now.
+            self.device_info(DeviceInfo(fingers=self._device.fingers + 1))
+        self._emit(EnrollmentResult(outcome, enrollment.template_size))
 
     def _cancel_confirm_timer(self) -> None:
         if self._confirm_timer is not None:

@@ -40,6 +40,7 @@ the event loop for long.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -165,6 +166,10 @@ class PushHub:
         # The last upload cursors each terminal sent, handed back at its next handshake (§1.3).
         self._stamps: dict[str, dict[str, str]] = {}
         self._discovered: set[str] = set()
+        # Requests refused, for diagnostics: those of unknown serial numbers, and by serial
+        # number those from another address than the one the terminal is restricted to.
+        self.refused_unknown = 0
+        self.refused_source: Counter[str] = Counter()
 
     @callback
     def async_add_terminal(self, terminal: ServedTerminal) -> Callable[[], None]:
@@ -212,11 +217,13 @@ class PushHub:
             return None
         terminal = self._terminals.get(serial)
         if terminal is None:
+            self.refused_unknown += 1
             self._discovered_once(serial, remote)
             return None
         if terminal.source_address is not None and not _same_address(
             remote, terminal.source_address
         ):
+            self.refused_source[serial] += 1
             LOGGER.debug("Terminal %s refused: it called from %s", serial, remote)
             return None
         return terminal
