@@ -18,8 +18,8 @@ Times that cross the two processes are on the system's monotonic clock.
   loop lag probe watches meanwhile; the memory peak (tracemalloc) is taken in a second run of
   its own, tracemalloc slowing everything down.
 
-The channel is wired as an entry wires it (a PushChannel and an AttendanceTracker that fires
-the events). The baseline of each figure, measured in the same run by the same terminals: a
+Punches go through a Push terminal's config entry, set up as Home Assistant sets it up. The
+baseline of each figure, measured in the same run by the same terminals: a
 bare aiohttp server in this process answering `OK` to every request and `OK: <n>` to every
 upload (no Home Assistant middleware, no hub, nothing stored). Prints a table, asserts nothing.
 """
@@ -50,10 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.zkteco.attendance import AttendanceTracker, bus_publisher, delivered_store
-from custom_components.zkteco.const import EVENT_ATTENDANCE
-from custom_components.zkteco.push.channel import PushChannel
+from custom_components.zkteco.const import (
+    CONF_DEVICE_ID,
+    CONF_PUSH,
+    DOMAIN,
+    EVENT_ATTENDANCE,
+)
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
 from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import PushHub, ServedTerminal, async_get_push_hub
@@ -67,6 +71,7 @@ POLLING_WINDOW = 30.0
 IDLE_WINDOW = 10.0
 SERIAL_PREFIX = "BENCH"
 PUSH_SERIAL = "BENCHPUSH"
+DEVICE_ID = "k40_push"
 PUNCHES = 250
 BACKLOG = 100_000
 PEOPLE = (("123", "Ana Garcia"), ("7", "Luis Perez"))
@@ -352,40 +357,31 @@ class Arrivals:
 
 
 @asynccontextmanager
-async def served_channel(hass: HomeAssistant) -> AsyncIterator[PushChannel]:
-    """The bench terminal's channel, served by the hub, its punches fired on the bus.
+async def push_entry(hass: HomeAssistant, serial: str) -> AsyncIterator[MockConfigEntry]:
+    """A Push terminal's config entry, set up (its terminal need not have called), removed after.
 
-    Wired as an entry wires it (a PushChannel, an AttendanceTracker publishing on the bus);
-    its stores are removed afterwards, so each run starts with a terminal never seen.
+    Removing it removes its stores: each run starts with a terminal never seen.
     """
-    time_zone = dt_util.get_default_time_zone()
-    channel = PushChannel(hass, PUSH_SERIAL, "K40 Push", time_zone=time_zone, delay=POLL_DELAY)
-    await channel.async_open(async_get_push_hub(hass))
-    store = delivered_store(hass, PUSH_SERIAL)
-    tracker = AttendanceTracker(
-        channel,
-        store,
-        name="K40 Push",
-        users=dict,
-        localize=lambda when: when.replace(tzinfo=time_zone),
-        publish=bus_publisher(hass, "k40_push", PUSH_SERIAL),
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=DEVICE_ID,
+        unique_id=serial,
+        data={CONF_DEVICE_ID: DEVICE_ID, CONF_PUSH: True},
     )
-    await tracker.async_load()
-    stop_listening = channel.async_add_listener(tracker.on_event)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
     try:
-        yield channel
+        yield entry
     finally:
-        stop_listening()
-        await channel.async_stop()
-        await PushChannel.async_remove_stores(hass, PUSH_SERIAL)
-        await store.async_remove()
+        await hass.config_entries.async_remove(entry.entry_id)
+        await hass.async_block_till_done()
 
 
 async def ha_punches(hass: HomeAssistant, url: str, probe: LoopLagProbe) -> list[float]:
     """Seconds from each punch on the terminal to its zkteco_attendance event."""
     arrivals = Arrivals(hass)
     with probe.watch():
-        async with served_channel(hass), terminals_calling(url, "punch", PUNCHES) as child:
+        async with push_entry(hass, PUSH_SERIAL), terminals_calling(url, "punch", PUNCHES) as child:
             assert await child.line() == "ready"
             punched: dict[str, float] = await child.json()
     arrivals.unsubscribe()
@@ -405,7 +401,10 @@ class Backlog:
 async def ha_backlog(hass: HomeAssistant, url: str) -> Backlog:
     """A terminal's 100,000 punches nobody received: from switching it on to the last event."""
     arrivals = Arrivals(hass)
-    async with served_channel(hass), terminals_calling(url, "backlog", BACKLOG) as child:
+    async with (
+        push_entry(hass, PUSH_SERIAL),
+        terminals_calling(url, "backlog", BACKLOG) as child,
+    ):
         assert await child.line() == "ready"
         switched_on: float = await child.json()
         uploads = await child.json()
@@ -435,13 +434,15 @@ async def main() -> None:
     rows: list[Row] = []
     async with benchmarked_home_assistant() as hass:
         assert await async_setup_component(hass, "http", {})
+        # The REST view and the Push views, before Home Assistant's server starts.
+        assert await async_setup_component(hass, DOMAIN, {})
         probe = LoopLagProbe()
         probe_task = asyncio.create_task(probe.run())
         idle = await idle_load()
         bare = await bare_polling(idle)
         bare_latencies = await bare_punches()
         bare_backlog_seconds = await bare_backlog()
-        hub = async_get_push_hub(hass)  # its views, before Home Assistant's server starts
+        hub = async_get_push_hub(hass)
         async with serving(hass.http.app) as url:
             rows += polling_rows(await hub_polling(hass, hub, url, idle), bare)
             rows += punch_rows(await ha_punches(hass, url, probe), bare_latencies)
