@@ -16,10 +16,14 @@ Times that cross the two processes are on the system's monotonic clock.
 - a backlog of 100,000 punches the terminal holds when switched on, posted in its batch size
   (500): from switching it on to the last event, how many were fired once, twice, never; the
   loop lag probe watches meanwhile; the memory peak (tracemalloc) is taken in a second run of
-  its own, tracemalloc slowing everything down.
+  its own, tracemalloc slowing everything down;
+- the enroll-finger REST request (`{"finger_index": n}` for fingers 0-9 in turn, an
+  administrator's token) -> its 200, which comes once the terminal took the command at its next
+  poll (every 5 s, as the handshake sets it); three presses finish each enrollment before the
+  next finger's request. Its bound is the poll interval: no baseline.
 
-Punches go through a Push terminal's config entry, set up as Home Assistant sets it up. The
-baseline of each figure, measured in the same run by the same terminals: a
+Punches and enrollments go through a Push terminal's config entry, set up as Home Assistant
+sets it up. The baseline of the other figures, measured in the same run by the same terminals: a
 bare aiohttp server in this process answering `OK` to every request and `OK: <n>` to every
 upload (no Home Assistant middleware, no hub, nothing stored). Prints a table, asserts nothing.
 """
@@ -42,22 +46,26 @@ import time
 import tracemalloc
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import CLIENT_ID, MockConfigEntry
 
 from custom_components.zkteco.const import (
     CONF_DEVICE_ID,
     CONF_PUSH,
     DOMAIN,
     EVENT_ATTENDANCE,
+    EVENT_ENROLLMENT_FINISHED,
 )
+from custom_components.zkteco.push import lines
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
 from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import PushHub, ServedTerminal, async_get_push_hub
@@ -71,7 +79,9 @@ POLLING_WINDOW = 30.0
 IDLE_WINDOW = 10.0
 SERIAL_PREFIX = "BENCH"
 PUSH_SERIAL = "BENCHPUSH"
+ENROLL_SERIAL = "BENCHENROLL"
 DEVICE_ID = "k40_push"
+ENROLLMENTS = 10  # one a finger
 PUNCHES = 250
 BACKLOG = 100_000
 PEOPLE = (("123", "Ana Garcia"), ("7", "Luis Perez"))
@@ -139,10 +149,10 @@ def run_pollers(url: str, count: int) -> None:
         terminal.stop()
 
 
-def one_terminal(url: str) -> PushTerminal:
+def one_terminal(url: str, serial: str = PUSH_SERIAL, *, with_people: bool = True) -> PushTerminal:
     """The terminal of the punch figures, with the two people who punch on it."""
-    terminal = PushTerminal(url, serial=PUSH_SERIAL, delay=POLL_DELAY)
-    for user_id, name in PEOPLE:
+    terminal = PushTerminal(url, serial=serial, delay=POLL_DELAY)
+    for user_id, name in PEOPLE if with_people else ():
         terminal.terminal.add_user(user_id, name)
     return terminal
 
@@ -183,10 +193,30 @@ def run_backlog(url: str, count: int) -> None:
     print(json.dumps({"posts": len(posts), "refused": len(refused)}), flush=True)
 
 
+def run_enrollee(url: str, count: int) -> None:
+    """The terminal of the enroll figure: its user added on the keypad (uploaded to Home
+    Assistant), then `count` capture screens, each given three good presses. Prints `ready`."""
+    with one_terminal(url, ENROLL_SERIAL, with_people=False) as terminal:
+        terminal.wait_for(lambda t: t.polls >= 1, TERMINAL_TIMEOUT)
+        terminal.add_user(*PEOPLE[0])
+        terminal.wait_for(lambda t: t.acknowledged["OPERLOG"], TERMINAL_TIMEOUT)
+        print("ready", flush=True)
+        for _ in range(count):
+            terminal.wait_for(lambda t: t.terminal.enrolling, TERMINAL_TIMEOUT)
+            for _press in range(3):
+                terminal.terminal.press_finger()
+        # The results and the template uploads go out before the terminal is switched off.
+        terminal.wait_for(
+            lambda t: all(r.acknowledged for r in t.results) and not t.unacknowledged["OPERLOG"],
+            TERMINAL_TIMEOUT,
+        )
+
+
 CHILD_MODES: dict[str, Callable[[str, int], None]] = {
     "poll": run_pollers,
     "punch": run_puncher,
     "backlog": run_backlog,
+    "enroll": run_enrollee,
 }
 
 
@@ -388,6 +418,43 @@ async def ha_punches(hass: HomeAssistant, url: str, probe: LoopLagProbe) -> list
     return [arrivals.at[when] - at for when, at in punched.items()]
 
 
+async def ha_enrollments(hass: HomeAssistant, url: str) -> list[float]:
+    """Seconds from the enroll-finger request to its 200, the terminal polling every Delay.
+
+    The terminal (its user added on its keypad) gets three good presses on each capture
+    screen; the next request, for the next finger, follows the end of the one before.
+    """
+    token = await admin_token(hass)
+    finished = asyncio.Queue[Event]()
+    stop_listening = hass.bus.async_listen(
+        EVENT_ENROLLMENT_FINISHED, callback(lambda event: finished.put_nowait(event))
+    )
+    path = f"{url}/api/zkteco/devices/{DEVICE_ID}/users/{PEOPLE[0][0]}/enroll-finger"
+    answer_times = []
+    async with (
+        push_entry(hass, ENROLL_SERIAL),
+        terminals_calling(url, "enroll", ENROLLMENTS) as child,
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+    ):
+        assert await child.line() == "ready"
+        for finger in range(ENROLLMENTS):
+            started = time.monotonic()
+            async with http.post(path, json={"finger_index": finger}) as response:
+                assert response.status == 200, await response.text()
+            answer_times.append(time.monotonic() - started)
+            async with asyncio.timeout(TERMINAL_TIMEOUT):
+                await finished.get()
+    stop_listening()
+    return answer_times
+
+
+async def admin_token(hass: HomeAssistant) -> str:
+    """An administrator's access token, as the API document's clients send one."""
+    user = await hass.auth.async_create_user("bench", group_ids=[GROUP_ID_ADMIN])
+    refresh = await hass.auth.async_create_refresh_token(user, CLIENT_ID)
+    return hass.auth.async_create_access_token(refresh)
+
+
 @dataclass(frozen=True)
 class Backlog:
     seconds: float
@@ -451,6 +518,7 @@ async def main() -> None:
             probe_task.cancel()  # tracemalloc slows everything: no loop figures from that run
             peak = await backlog_memory_peak(hass, url)
             rows += backlog_rows(backlog, bare_backlog_seconds, peak)
+            rows += enroll_rows(await ha_enrollments(hass, url))
         rows += loop_rows(probe)
     print_table(rows)
 
@@ -509,6 +577,19 @@ def backlog_rows(backlog: Backlog, bare_seconds: float, peak: int) -> list[Row]:
             f"{BACKLOG:,} / 0 / 0",
         ),
         Row(f"{label}: memory peak (tracemalloc, its own run)", f"{peak / 1e6:.1f} MB"),
+    ]
+
+
+def enroll_rows(answer_times: list[float]) -> list[Row]:
+    delay = lines.DEFAULT_DELAY
+    label = f"enroll-finger request -> 200, the terminal polling every {delay} s"
+    p50 = statistics.median(answer_times)
+    return [
+        Row(
+            f"{label}, p50 ({len(answer_times)} requests)",
+            f"{p50:.2f} s ({p50 / delay:.2f}x Delay)",
+        ),
+        Row(f"{label}, max", f"{max(answer_times):.2f} s", f"<= Delay ({delay} s)"),
     ]
 
 
