@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 import gc
 import itertools
-import logging
 from pathlib import Path
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -28,19 +25,12 @@ from unittest.mock import AsyncMock, MagicMock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Ours, before Home Assistant looks for custom integrations (the test harness ships its own).
-from homeassistant import loader
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import Event, HomeAssistant
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_test_home_assistant,
-    mock_storage,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from zk import ZK
 from zk.const import EF_ATTLOG
 
-import custom_components.zkteco  # noqa: F401
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
@@ -50,7 +40,7 @@ from custom_components.zkteco.const import (
     PROTOCOL_TCP,
 )
 from custom_components.zkteco.coordinator import ZKTecoRuntimeData
-from devtools.machine import describe_machine
+from devtools.bench_harness import LoopLagProbe, Row, benchmarked_home_assistant, print_table
 from zksim import Record, ZKSimulator
 
 PUNCHES = 250
@@ -64,47 +54,7 @@ PUNCH_EVERY = 0.01
 SETTLING_PUNCHES = 16
 SETTLING_EVERY = 0.25
 IDLE_POLLS = 20
-LAG_SAMPLE = 0.01
 FIRST_PUNCH = datetime(2027, 1, 4, 8, 0, 0)
-
-
-@dataclass
-class LoopLagProbe:
-    """Wakes every 10 ms; how late it wakes is how long something blocked the event loop.
-
-    Counted only while the integration works: the simulator's bulk loading and raw pyzk run in
-    threads of this process too, and their garbage collections would stop the loop as well.
-    """
-
-    worst: float = 0.0
-    late: list[float] = field(default_factory=list)
-    watching: bool = False
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            expected = loop.time() + LAG_SAMPLE
-            await asyncio.sleep(LAG_SAMPLE)
-            lag = loop.time() - expected
-            if self.watching:
-                self.worst = max(self.worst, lag)
-                if lag > 0.05:
-                    self.late.append(lag)
-
-    @contextmanager
-    def watch(self) -> Iterator[None]:
-        self.watching = True
-        try:
-            yield
-        finally:
-            self.watching = False
-
-
-@dataclass
-class Row:
-    measure: str
-    value: str
-    goal: str = ""
 
 
 def simulator(records: int) -> ZKSimulator:
@@ -372,73 +322,64 @@ async def memory_after_sync(hass: HomeAssistant) -> tuple[int, int]:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.ERROR)
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as config_dir, mock_storage():
-        async with async_test_home_assistant(config_dir=config_dir) as hass:
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            hass.http = MagicMock()  # the REST view and the card are not measured here
-            hass.http.async_register_static_paths = AsyncMock()
-            hass.config.components.add("http")
-            probe = LoopLagProbe()
-            probe_task = asyncio.create_task(probe.run())
-            latencies = sorted(await punch_latency(hass, probe))
-            rows += [
-                Row(
-                    f"punch -> HA event, p50 ({PUNCHES} punches)",
-                    f"{statistics.median(latencies) * 1000:.1f} ms",
-                ),
-                Row(
-                    "punch -> HA event, p95",
-                    f"{latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms",
-                    "< 1 s",
-                ),
-            ]
-            settling = await latency_after_setup(hass, probe)
-            window = SETTLING_PUNCHES * SETTLING_EVERY
-            rows += [
-                Row(
-                    f"punch in the first {window:.0f} s after set-up, max",
-                    f"{max(settling) * 1000:.1f} ms"
-                    f" ({max(settling) / statistics.median(latencies):.1f}x idle p50)",
-                    "< 1 s",
-                )
-            ]
-            during = sorted(await latency_during_download(hass, probe))
-            idle_p50 = statistics.median(latencies)
-            rows += [
-                Row(
-                    f"punch during a 100,000-record download, p50 ({len(during)} punches)",
-                    f"{statistics.median(during) * 1000:.1f} ms"
-                    f" ({statistics.median(during) / idle_p50:.1f}x idle p50)",
-                ),
-                Row(
-                    "punch during a 100,000-record download, max",
-                    f"{during[-1] * 1000:.1f} ms",
-                    "< 1 s",
-                ),
-            ]
-            await log_sizes(hass, probe, rows)
-            probe_task.cancel()  # tracemalloc's snapshots below block the loop themselves
-            kept, peak = await memory_after_sync(hass)
-            rows += [
-                Row("memory kept after syncing 100,000", f"{kept / 1e6:.2f} MB", "a few MB"),
-                Row("memory peak during that sync", f"{peak / 1e6:.1f} MB"),
-            ]
-            rows.append(
-                Row(
-                    "longest event loop block",
-                    f"{probe.worst * 1000:.1f} ms ({len(probe.late)} over 50 ms)",
-                    "none over 50 ms",
-                )
+    async with benchmarked_home_assistant() as hass:
+        hass.http = MagicMock()  # the REST view and the card are not measured here
+        hass.http.async_register_static_paths = AsyncMock()
+        hass.config.components.add("http")
+        probe = LoopLagProbe()
+        probe_task = asyncio.create_task(probe.run())
+        latencies = sorted(await punch_latency(hass, probe))
+        rows += [
+            Row(
+                f"punch -> HA event, p50 ({PUNCHES} punches)",
+                f"{statistics.median(latencies) * 1000:.1f} ms",
+            ),
+            Row(
+                "punch -> HA event, p95",
+                f"{latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms",
+                "< 1 s",
+            ),
+        ]
+        settling = await latency_after_setup(hass, probe)
+        window = SETTLING_PUNCHES * SETTLING_EVERY
+        rows += [
+            Row(
+                f"punch in the first {window:.0f} s after set-up, max",
+                f"{max(settling) * 1000:.1f} ms"
+                f" ({max(settling) / statistics.median(latencies):.1f}x idle p50)",
+                "< 1 s",
             )
-            await hass.async_stop(force=True)
-    print(f"Machine: {describe_machine()}")
-    width = max(len(row.measure) for row in rows)
-    value_width = max(len(row.value) for row in rows)
-    print(f"{'measure':<{width}}  {'value':<{value_width}}  goal")
-    for row in rows:
-        print(f"{row.measure:<{width}}  {row.value:<{value_width}}  {row.goal}")
+        ]
+        during = sorted(await latency_during_download(hass, probe))
+        idle_p50 = statistics.median(latencies)
+        rows += [
+            Row(
+                f"punch during a 100,000-record download, p50 ({len(during)} punches)",
+                f"{statistics.median(during) * 1000:.1f} ms"
+                f" ({statistics.median(during) / idle_p50:.1f}x idle p50)",
+            ),
+            Row(
+                "punch during a 100,000-record download, max",
+                f"{during[-1] * 1000:.1f} ms",
+                "< 1 s",
+            ),
+        ]
+        await log_sizes(hass, probe, rows)
+        probe_task.cancel()  # tracemalloc's snapshots below block the loop themselves
+        kept, peak = await memory_after_sync(hass)
+        rows += [
+            Row("memory kept after syncing 100,000", f"{kept / 1e6:.2f} MB", "a few MB"),
+            Row("memory peak during that sync", f"{peak / 1e6:.1f} MB"),
+        ]
+        rows.append(
+            Row(
+                "longest event loop block",
+                f"{probe.worst * 1000:.1f} ms ({len(probe.late)} over 50 ms)",
+                "none over 50 ms",
+            )
+        )
+    print_table(rows)
 
 
 if __name__ == "__main__":

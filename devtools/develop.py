@@ -1,10 +1,13 @@
-"""scripts/develop: a live Home Assistant with a simulated K40, set up and ready to use.
+"""scripts/develop: a live Home Assistant with two simulated K40s, set up and ready to use.
 
-Starts `python -m zksim --demo` and a real `hass` on 127.0.0.1 with `config/` as its config
-dir, completes onboarding and adds the terminal through the config flow (both over HTTP), puts
-the enrollment card on a dashboard, then prints how to log in and a ready curl line. Ctrl-C
-stops Home Assistant, then the simulator. Run it again and it reuses the owner, token and
-terminal; `--fresh` starts from nothing.
+Side by side, the two ways of talking to a terminal: "principal", which Home Assistant calls
+(`python -m zksim --demo` on port 4370), and "recepcion", which calls Home Assistant in Push
+mode (`python -m zksim --push <Home Assistant's URL> --serial CQUJ203960002 --demo`). Starts a
+real `hass` on 127.0.0.1 with `config/` as its config dir, completes onboarding and adds both
+terminals through the config flow (all over HTTP), switches the Push terminal on once Home
+Assistant knows it, puts the enrollment card on a dashboard, then prints how to log in and
+ready curl lines. Ctrl-C stops Home Assistant, then the simulators. Run it again and it reuses
+the owner, token and terminals; `--fresh` starts from nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from devtools.hass_runner import (
     REPO_ROOT,
     HassError,
     HassRunner,
+    PushTerminalConfig,
     RunnerState,
     TerminalConfig,
     ensure_card_dashboard,
@@ -36,6 +40,11 @@ from devtools.hass_runner import (
 
 CONFIG_DIR = REPO_ROOT / "config"
 SIMULATOR_LOG_NAME = "zksim.log"
+PUSH_SIMULATOR_LOG_NAME = "zksim-push.log"
+PULL_TERMINAL = "principal"
+PUSH_TERMINAL = "recepcion"
+# Not the pull terminal's (CQUJ203960001): a terminal is known by its serial number.
+PUSH_SERIAL = "CQUJ203960002"
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,11 +66,15 @@ def port_or_free_one(wanted: int, what: str) -> int:
 
 
 @contextmanager
-def running_simulator(port: int, log_path: Path) -> Iterator[int]:
-    """Run `python -m zksim --demo` on `port`; yield the port it listens on."""
+def running_simulator(arguments: list[str], log_path: Path, started: str) -> Iterator[None]:
+    """Run `python -m zksim` with `arguments` until the block ends.
+
+    Its first line holds `started` once it runs: "listening on" when its socket is open,
+    "pushing to" when its Push thread calls Home Assistant.
+    """
     with log_path.open("ab") as log:
         simulator = subprocess.Popen(
-            [sys.executable, "-m", "zksim", "--host", LOOPBACK, "--port", str(port), "--demo"],
+            [sys.executable, "-m", "zksim", *arguments],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -71,13 +84,22 @@ def running_simulator(port: int, log_path: Path) -> Iterator[int]:
         )
     try:
         assert simulator.stdout is not None
-        # The first line says "zksim K40 listening on host:port (tcp)" once the socket is open.
-        if "listening on" not in simulator.stdout.readline():
+        if started not in simulator.stdout.readline():
             raise SystemExit(f"The simulator did not start, see {log_path}")
-        yield port
+        yield
     finally:
         simulator.terminate()
         simulator.wait(10)
+
+
+def pull_simulator(port: int) -> list[str]:
+    """The arguments of the terminal Home Assistant calls, on `port`."""
+    return ["--host", LOOPBACK, "--port", str(port), "--demo"]
+
+
+def push_simulator(url: str) -> list[str]:
+    """The arguments of the terminal that calls the Home Assistant at `url`."""
+    return ["--push", url, "--serial", PUSH_SERIAL, "--demo"]
 
 
 def print_welcome(
@@ -91,17 +113,24 @@ Home Assistant is ready at {url}  (set up in {seconds:.1f} s)
   Enrollment card: {url}{card_path}
   Log in as:     {state.admin.username} / {state.admin.password}   (administrator)
   Non-admin:     {state.reader.username} / {state.reader.password}
-  Terminal:      simulated K40, device id "principal", on {LOOPBACK}:{sim_port},
-                 demo users 123 Ana Garcia ... 128 Miguel Romero, a punch every 20-40 s
-  Logs:          {runner.config_dir / "home-assistant.log"}, {CONFIG_DIR / SIMULATOR_LOG_NAME}
+  Terminals:     two simulated K40s, demo users 123 Ana Garcia ... 128 Miguel Romero on each,
+                 a punch every 20-40 s on each
+    "{PULL_TERMINAL}"  Home Assistant calls it on {LOOPBACK}:{sim_port} (pull)
+    "{PUSH_TERMINAL}"  it calls Home Assistant (Push, serial {PUSH_SERIAL}): {url}/iclock/
+  Logs:          {runner.config_dir / "home-assistant.log"}, {CONFIG_DIR / SIMULATOR_LOG_NAME},
+                 {CONFIG_DIR / PUSH_SIMULATOR_LOG_NAME}
 
-Enroll a finger through the REST endpoint (demo presses follow after a few seconds):
+Enroll a finger through the REST endpoint (demo presses follow after a few seconds); on the
+Push terminal the answer comes once it polls (every 5 s):
   export TOKEN={state.token}
-  curl -X POST {url}/devices/principal/users/123/enroll-finger \\
+  curl -X POST {url}/devices/{PULL_TERMINAL}/users/123/enroll-finger \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{{"finger_index": 1}}'
+  curl -X POST {url}/devices/{PUSH_TERMINAL}/users/123/enroll-finger \\
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
     -d '{{"finger_index": 1}}'
 
-Ctrl-C stops Home Assistant and the simulator.""",
+Ctrl-C stops Home Assistant and the simulators.""",
         flush=True,
     )
 
@@ -111,7 +140,7 @@ async def add_card_dashboard(runner: HassRunner, state: RunnerState) -> str:
     assert state.token is not None
     async with aiohttp.ClientSession() as session:
         return await ensure_card_dashboard(
-            session, runner.url, state.token, state.terminals["principal"].entry_id
+            session, runner.url, state.token, state.terminals[PULL_TERMINAL].entry_id
         )
 
 
@@ -132,18 +161,31 @@ def prepare_config_dir(fresh: bool) -> None:
 
 
 def run_until_stopped(runner: HassRunner, sim_port: int) -> None:
-    """Start the simulator and hass, set them up, wait; stop hass first, then the simulator."""
+    """Start the simulators and hass, set them up, wait; stop hass first, then the simulators.
+
+    The Push terminal is switched on once its entry exists: before, Home Assistant would offer
+    it as a discovered terminal.
+    """
     started = time.monotonic()
-    with running_simulator(sim_port, CONFIG_DIR / SIMULATOR_LOG_NAME):
+    with running_simulator(
+        pull_simulator(sim_port), CONFIG_DIR / SIMULATOR_LOG_NAME, "listening on"
+    ):
         print(f"Starting Home Assistant on {runner.url} ...", flush=True)
         runner.start()
         try:
-            state = asyncio.run(runner.set_up([TerminalConfig(port=sim_port)]))
-            card_path = asyncio.run(add_card_dashboard(runner, state))
-            print_welcome(runner, state, sim_port, time.monotonic() - started, card_path)
-            wait_while_hass_runs(runner)
+            terminals: list[TerminalConfig | PushTerminalConfig] = [
+                TerminalConfig(port=sim_port, device_id=PULL_TERMINAL),
+                PushTerminalConfig(serial_number=PUSH_SERIAL, device_id=PUSH_TERMINAL),
+            ]
+            state = asyncio.run(runner.set_up(terminals))
+            with running_simulator(
+                push_simulator(runner.url), CONFIG_DIR / PUSH_SIMULATOR_LOG_NAME, "pushing to"
+            ):
+                card_path = asyncio.run(add_card_dashboard(runner, state))
+                print_welcome(runner, state, sim_port, time.monotonic() - started, card_path)
+                wait_while_hass_runs(runner)
         finally:
-            print("Stopping Home Assistant and the simulator ...", flush=True)
+            print("Stopping Home Assistant and the simulators ...", flush=True)
             runner.stop()
 
 

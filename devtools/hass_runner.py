@@ -85,6 +85,16 @@ class TerminalConfig:
 
 
 @dataclass(frozen=True)
+class PushTerminalConfig:
+    """The zkteco config flow's Push step: a terminal that calls Home Assistant."""
+
+    serial_number: str
+    device_id: str = "principal"
+    # A Push terminal has no port of its own: it calls Home Assistant's.
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class AddedTerminal:
     """A config entry the set-up created, and the simulator port it points at."""
 
@@ -280,15 +290,24 @@ class HassApi:
             if entry["source"] == "onboarding":
                 await self.remove_entry(token, entry["entry_id"])
 
-    async def add_terminal(self, token: str, terminal: TerminalConfig) -> str:
-        """Add a terminal through the zkteco config flow and return the new entry's id."""
+    async def add_terminal(self, token: str, terminal: TerminalConfig | PushTerminalConfig) -> str:
+        """Add a terminal through the zkteco config flow and return the new entry's id.
+
+        The first step asks who calls whom; a Push terminal's step is followed by the page that
+        tells what to enter on the terminal, confirmed as it is.
+        """
         flow = await self.request(
             "POST", "/api/config/config_entries/flow", token, json={"handler": "zkteco"}
         )
-        user_step = asdict(terminal)
-        result = await self.request(
-            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", token, json=user_step
-        )
+        steps: list[dict[str, Any]]
+        if isinstance(terminal, PushTerminalConfig):
+            push_step = {"serial_number": terminal.serial_number, "device_id": terminal.device_id}
+            steps = [{"next_step_id": "push"}, push_step, {}]
+        else:
+            steps = [{"next_step_id": "pull"}, asdict(terminal)]
+        path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+        for step in steps:
+            result = await self.request("POST", path, token, json=step)
         if result["type"] != "create_entry":
             raise HassError(f"Config flow did not create an entry: {result}")
         return str(result["result"]["entry_id"])
@@ -546,7 +565,10 @@ class HassRunner:
         await poll_until(answers, f"hass answering on {self.url} (see {console_log})")
 
     async def set_up(
-        self, terminals: Iterable[TerminalConfig] = (), *, onboarding_examples: bool = True
+        self,
+        terminals: Iterable[TerminalConfig | PushTerminalConfig] = (),
+        *,
+        onboarding_examples: bool = True,
     ) -> RunnerState:
         """Onboard, make a token and a non-admin user, add missing terminals; reuse the rest.
 
@@ -597,7 +619,11 @@ class HassRunner:
         await api.finish_onboarding(access_token, done)
 
     async def ensure_terminal(
-        self, api: HassApi, token: str, state: RunnerState, terminal: TerminalConfig
+        self,
+        api: HassApi,
+        token: str,
+        state: RunnerState,
+        terminal: TerminalConfig | PushTerminalConfig,
     ) -> None:
         """Add a terminal through the config flow unless this config dir already has it."""
         added = state.terminals.get(terminal.device_id)

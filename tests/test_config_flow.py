@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
@@ -10,33 +10,54 @@ from zoneinfo import ZoneInfo
 from homeassistant.config_entries import (
     SOURCE_DHCP,
     SOURCE_IGNORE,
+    SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
     ConfigEntryState,
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.loader import async_get_dhcp
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
+from custom_components.zkteco.combined import CombinedChannel
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
+    CONF_ENROLLMENT_PATH,
+    CONF_LISTENER_PORT,
     CONF_PROTOCOL,
+    CONF_PUSH,
+    CONF_SERIAL_NUMBER,
+    CONF_SOURCE_ADDRESS,
     CONF_TIMEZONE,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
+    ENROLLMENT_AUTOMATIC,
+    ENROLLMENT_PATHS,
+    ENROLLMENT_PULL,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
 )
+from custom_components.zkteco.push.server import REFUSED
+from custom_components.zkteco.push_setup import (
+    async_release_listener,
+    async_use_listener,
+    listener_ports,
+)
 from zksim import ZKSimulator
+from zksim.push import PushTerminal
 
-from .conftest import closed_port, entry_data
+from .conftest import PUSH_SERIAL, closed_port, entry_data, until, until_terminal
 
 OTHER_SERIAL = "CQUJ203960999"
 COMM_KEY = 4321
@@ -99,12 +120,24 @@ def user_input(port: int, **changes: Any) -> dict[str, Any]:
     )
 
 
-async def start_user_flow(hass: HomeAssistant) -> str:
+async def choose(hass: HomeAssistant, mode: str) -> ConfigFlowResult:
+    """Start adding a terminal by hand: who calls whom is asked first."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    assert result["menu_options"] == ["pull", "push"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": mode}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == mode
     assert result["errors"] == {}
-    return result["flow_id"]
+    return result
+
+
+async def start_user_flow(hass: HomeAssistant) -> str:
+    """Home Assistant calls the terminal: today's form."""
+    return (await choose(hass, "pull"))["flow_id"]
 
 
 async def submit(hass: HomeAssistant, flow_id: str, port: int, **changes: Any) -> ConfigFlowResult:
@@ -150,7 +183,7 @@ async def test_user_step_asks_no_name_and_requires_the_device_id(
     hass: HomeAssistant, simulator: ZKSimulator
 ) -> None:
     """The device id goes into URLs and automations: it is chosen, never made up."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await choose(hass, "pull")
     fields = {key.schema: key for key in result["data_schema"].schema}
     assert CONF_NAME not in fields
     assert isinstance(fields[CONF_DEVICE_ID], vol.Required)
@@ -625,3 +658,376 @@ async def test_adding_by_hand_ends_a_pending_discovery(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert hass.config_entries.flow.async_progress() == []
+
+
+# -- Push mode: the terminal calls Home Assistant ---------------------------------------------
+
+LAN_URL = "http://192.168.1.20:8123"
+
+
+@pytest.fixture
+async def lan_address(hass: HomeAssistant) -> None:
+    """Home Assistant's address on the network, as its network settings give it."""
+    await async_process_ha_core_config(hass, {"internal_url": LAN_URL})
+
+
+def push_input(serial: str = PUSH_SERIAL, **changes: Any) -> dict[str, Any]:
+    """What a person types in the Push step."""
+    return {CONF_DEVICE_ID: "principal", CONF_SERIAL_NUMBER: serial, **changes}
+
+
+async def push_form(hass: HomeAssistant, **changes: Any) -> ConfigFlowResult:
+    """Fill in the Push step once."""
+    result = await choose(hass, "push")
+    return await hass.config_entries.flow.async_configure(result["flow_id"], push_input(**changes))
+
+
+async def translation(hass: HomeAssistant, language: str, key: str) -> str | None:
+    strings = await async_get_translations(hass, language, key.split(".")[0], [DOMAIN])
+    return strings.get(f"component.{DOMAIN}.{key}")
+
+
+async def assert_translated(hass: HomeAssistant, *keys: str) -> None:
+    """Each key has a text in English and in Spanish."""
+    for language in ("en", "es"):
+        assert [key for key in keys if not await translation(hass, language, key)] == [], language
+
+
+def add_push_entry(hass: HomeAssistant, serial: str = PUSH_SERIAL) -> MockConfigEntry:
+    """A terminal already added in Push mode (not set up)."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=serial, data={CONF_DEVICE_ID: "principal", CONF_PUSH: True}
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.mark.usefixtures("lan_address")
+async def test_push_step_shows_the_terminal_settings(hass: HomeAssistant) -> None:
+    """What to enter on the terminal for this Home Assistant, then the entry."""
+    result = await push_form(hass, serial=f" {PUSH_SERIAL} ", source_address=" 192.168.1.50 ")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "push_terminal"
+    assert result["description_placeholders"] == {
+        "serial": PUSH_SERIAL,
+        "address": "192.168.1.20",
+        "port": "8123",
+    }
+    await assert_translated(
+        hass,
+        "config.step.user.menu_options.pull",
+        "config.step.user.menu_options.push",
+        "config.step.push.data.serial_number",
+        "config.step.push.data.source_address",
+        "config.step.push_terminal.description",
+    )
+    assert "Cloud Server Setting" in str(
+        await translation(hass, "en", "config.step.push_terminal.description")
+    )
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "principal"
+    assert result["data"] == {CONF_DEVICE_ID: "principal", CONF_PUSH: True}
+    assert result["options"] == {CONF_SOURCE_ADDRESS: "192.168.1.50"}
+    assert result["result"].unique_id == PUSH_SERIAL
+    # Set up before the terminal calls: it shows as connected once it does.
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+@pytest.mark.usefixtures("lan_address", "socket_enabled")
+async def test_push_step_shows_the_listener_port(hass: HomeAssistant) -> None:
+    """A terminal calls the plain listener when one runs: its port is the one to enter."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    await async_use_listener(hass, 0, "other entry")
+    (port,) = listener_ports(hass)
+
+    result = await push_form(hass)
+
+    assert result["description_placeholders"]["port"] == str(port)
+    await async_release_listener(hass, port, "other entry")
+    assert listener_ports(hass) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({CONF_SERIAL_NUMBER: "CQUJ 2039"}, {CONF_SERIAL_NUMBER: "invalid_serial_number"}),
+        ({CONF_SERIAL_NUMBER: "x" * 41}, {CONF_SERIAL_NUMBER: "invalid_serial_number"}),
+        ({CONF_SOURCE_ADDRESS: "terminal.lan"}, {CONF_SOURCE_ADDRESS: "invalid_source_address"}),
+        ({CONF_DEVICE_ID: "Con espacio"}, {CONF_DEVICE_ID: "invalid_device_id"}),
+    ],
+)
+@pytest.mark.usefixtures("lan_address")
+async def test_push_step_errors(
+    hass: HomeAssistant, changes: dict[str, str], errors: dict[str, str]
+) -> None:
+    """Checked like the hub reads a serial number, and like the pull step a device id."""
+    result = await push_form(hass, **changes)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "push"
+    assert result["errors"] == errors
+    await assert_translated(hass, *(f"config.error.{error}" for error in errors.values()))
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], push_input())
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.usefixtures("lan_address")
+async def test_push_step_duplicate_device_id(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """Another terminal (another serial number) has the device id."""
+    add_entry(hass, simulator, OTHER_SERIAL)
+
+    result = await push_form(hass)
+
+    assert result["errors"] == {CONF_DEVICE_ID: "duplicate_device_id"}
+
+
+async def test_push_terminal_already_added(hass: HomeAssistant) -> None:
+    add_push_entry(hass)
+
+    result = await push_form(hass, **{CONF_DEVICE_ID: "otra"})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.usefixtures("lan_address")
+async def test_push_attached_to_the_pull_entry_of_the_terminal(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The same serial number: the same terminal, one device; its device id stays."""
+    result = await push_form(
+        hass, serial=simulator.serial, **{CONF_DEVICE_ID: "principal", CONF_SOURCE_ADDRESS: ""}
+    )
+    assert result["step_id"] == "push_terminal"
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True) as setup:
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "push_attached"
+    await assert_translated(hass, "config.abort.push_attached")
+    assert init_integration.data == {**entry_data(simulator), CONF_PUSH: True}
+    assert init_integration.options == {}
+    assert len(setup.mock_calls) == 1  # reloaded
+
+
+async def test_push_needs_an_address_of_home_assistant(hass: HomeAssistant) -> None:
+    """Without one there is nothing to tell the terminal."""
+    with patch("custom_components.zkteco.push_setup.get_url", side_effect=NoURLAvailableError):
+        result = await push_form(hass)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_url"
+    await assert_translated(hass, "config.abort.no_url")
+
+
+# -- a terminal calls Home Assistant unannounced ------------------------------------------------
+
+
+async def push_discovery(hass: HomeAssistant, serial: str = PUSH_SERIAL) -> ConfigFlowResult:
+    """What the Push server starts when an unknown terminal calls."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data={CONF_SERIAL_NUMBER: serial, CONF_SOURCE_ADDRESS: "192.168.1.50"},
+    )
+
+
+async def test_a_calling_terminal_is_offered_and_keeps_its_data(
+    hass: HomeAssistant,
+    home_assistant_url: str,
+    make_push_terminal: Callable[..., PushTerminal],
+) -> None:
+    """Offered once, shown by its serial number; what it sends waits until it is accepted."""
+    push = make_push_terminal(home_assistant_url)
+    push.terminal.add_records(3)
+    push.start()
+    await until_terminal(
+        hass, push, lambda terminal: sum(e.reply == REFUSED for e in terminal.exchanges) >= 3
+    )
+    await until(lambda: bool(hass.config_entries.flow.async_progress_by_handler(DOMAIN)))
+
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["step_id"] == "push_discovery_confirm"
+    assert flow["context"]["title_placeholders"] == {CONF_NAME: PUSH_SERIAL}
+    assert flow["context"]["unique_id"] == PUSH_SERIAL
+    assert push.unacknowledged["ATTLOG"] == 3
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {CONF_DEVICE_ID: "principal"}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {CONF_DEVICE_ID: "principal", CONF_PUSH: True}
+    assert result["options"] == {}  # an address seen once is no restriction
+
+
+async def test_push_discovery_confirm(hass: HomeAssistant) -> None:
+    """The device id is checked as in every step; the title says who calls."""
+    result = await push_discovery(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "push_discovery_confirm"
+    assert result["description_placeholders"] == {
+        "serial": PUSH_SERIAL,
+        "address": "192.168.1.50",
+    }
+    await assert_translated(
+        hass,
+        "config.step.push_discovery_confirm.title",
+        "config.step.push_discovery_confirm.description",
+    )
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: "Con espacio"}
+    )
+    assert result["errors"] == {CONF_DEVICE_ID: "invalid_device_id"}
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_DEVICE_ID: " norte "}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "norte"
+
+
+async def test_push_discovery_attaches_push_to_the_pull_entry(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """The terminal added in pull mode now calls too: no second device, nothing to ask."""
+    entry = add_entry(hass, simulator, simulator.serial)
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True) as setup:
+        result = await push_discovery(hass, simulator.serial)
+        await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "push_attached"
+    assert entry.data == {**entry_data(simulator), CONF_PUSH: True}
+    assert len(setup.mock_calls) == 1
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=PUSH_SERIAL),
+        MockConfigEntry(
+            domain=DOMAIN, unique_id=PUSH_SERIAL, data={CONF_DEVICE_ID: "p", CONF_PUSH: True}
+        ),
+    ],
+    ids=["ignored", "push"],
+)
+async def test_push_discovery_of_a_known_terminal(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Ignored stays ignored; one served already (its entry not set up yet) is no news."""
+    entry.add_to_hass(hass)
+
+    result = await push_discovery(hass)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+# -- options of a terminal that calls Home Assistant --------------------------------------------
+
+
+def option_fields(result: ConfigFlowResult) -> dict[str, Any]:
+    """The options offered, with their defaults (None: no default)."""
+    return {
+        key.schema: key.default() if key.default is not vol.UNDEFINED else None
+        for key in result["data_schema"].schema
+    }
+
+
+async def test_push_options(hass: HomeAssistant) -> None:
+    """The source address and the listener's port; no enrollment path with one channel."""
+    entry = add_push_entry(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert option_fields(result) == {
+        CONF_TIMEZONE: hass.config.time_zone,
+        CONF_SOURCE_ADDRESS: None,
+        CONF_LISTENER_PORT: None,
+    }
+    await assert_translated(
+        hass,
+        "options.step.init.data.source_address",
+        "options.step.init.data.listener_port",
+        "options.error.invalid_source_address",
+    )
+
+    chosen = {CONF_TIMEZONE: "America/Bogota", CONF_LISTENER_PORT: 8081.0}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**chosen, CONF_SOURCE_ADDRESS: "192.168.1.300"}
+    )
+    assert result["errors"] == {CONF_SOURCE_ADDRESS: "invalid_source_address"}
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {**chosen, CONF_SOURCE_ADDRESS: " 192.168.1.50 "}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        CONF_TIMEZONE: "America/Bogota",
+        CONF_LISTENER_PORT: 8081,
+        CONF_SOURCE_ADDRESS: "192.168.1.50",
+    }
+
+
+async def test_push_options_cleared(hass: HomeAssistant) -> None:
+    """An empty source address lifts the restriction; no port turns the listener off."""
+    entry = add_push_entry(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_SOURCE_ADDRESS: "192.168.1.50", CONF_LISTENER_PORT: 8081}
+    )
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_SOURCE_ADDRESS: ""}
+        )
+    assert entry.options == {CONF_TIMEZONE: "UTC"}
+
+
+async def test_enrollment_path_option(hass: HomeAssistant, simulator: ZKSimulator) -> None:
+    """Only a terminal with both channels has a choice, automatic unless told."""
+    entry = add_entry(hass, simulator, simulator.serial)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PUSH: True})
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert option_fields(result)[CONF_ENROLLMENT_PATH] == ENROLLMENT_AUTOMATIC
+    await assert_translated(
+        hass,
+        "options.step.init.data.enrollment_path",
+        *(f"selector.enrollment_path.options.{path}" for path in ENROLLMENT_PATHS),
+    )
+
+    with patch("custom_components.zkteco.async_setup_entry", return_value=True):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
+        )
+    assert entry.options == {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
+
+
+async def test_reconfigure_a_push_entry_attaches_pull(
+    hass: HomeAssistant, push_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The terminal that calls Home Assistant also answers on port 4370: one entry, both."""
+    push_entry.add_to_hass(hass)
+    assert simulator.serial == push_entry.unique_id
+    result = await push_entry.start_reconfigure_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], connection_input(simulator.port)
+    )
+    await hass.async_block_till_done()
+
+    assert result["reason"] == "reconfigure_successful"
+    assert push_entry.data == {**entry_data(simulator), CONF_PUSH: True}
+    assert push_entry.state is ConfigEntryState.LOADED
+    assert isinstance(push_entry.runtime_data.channel, CombinedChannel)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 import json
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.discovery_flow import DiscoveryKey
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -16,10 +18,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.zkteco.const import DOMAIN
+from custom_components.zkteco.const import CONF_SOURCE_ADDRESS, DOMAIN
 from zksim import ZKSimulator
+from zksim.push import PushTerminal
 
-from .conftest import RIGHT_THUMB, entry_data
+from .conftest import RIGHT_THUMB, entry_data, until_terminal
+
+STRANGER = "CQUJ999999999"
 
 COMM_KEY = 271828
 
@@ -78,3 +83,73 @@ async def test_no_personal_data(
         base64.b64encode(template.template).decode(),
     ]
     assert [secret for secret in secrets if secret in text] == []
+
+
+# -- terminals that call Home Assistant ----------------------------------------------------------
+
+
+@pytest.fixture
+async def diagnostics_component(hass: HomeAssistant) -> None:
+    """Its views registered before Home Assistant's server starts for the terminal."""
+    assert await async_setup_component(hass, "diagnostics", {})
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_SOURCE_ADDRESS: "127.0.0.1"}])
+async def test_both_channels(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    diagnostics_component: None,
+    two_way_entry: MockConfigEntry,
+    two_way_terminal: PushTerminal,
+    make_push_terminal: Callable[..., PushTerminal],
+    home_assistant_url: str,
+    simulator: ZKSimulator,
+) -> None:
+    """When each channel last spoke; what the Push server refused; still nothing personal."""
+    two_way_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(two_way_entry.entry_id)
+    two_way_terminal.start()
+    stranger = make_push_terminal(home_assistant_url, serial=STRANGER).start()
+    await until_terminal(hass, stranger, lambda t: len(t.exchanges) >= 2)
+    await until_terminal(hass, two_way_terminal, lambda t: t.polls >= 1)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, two_way_entry)
+
+    channels = diagnostics["channels"]
+    assert channels["pull"] == {"last_poll_succeeded": True}
+    push = channels["push"]
+    assert push["polling"] is True
+    assert {"cdata", "getrequest"} <= set(push["contacts"])
+    assert push["last_contact"] == max(push["contacts"].values())
+    assert push["refused_from_another_address"] == 0
+    assert push["refused_unknown_serial_numbers"] >= 2
+    assert diagnostics["entry"]["options"] == {CONF_SOURCE_ADDRESS: "**REDACTED**"}
+    text = json.dumps(diagnostics)
+    assert [secret for secret in (simulator.serial, STRANGER, "127.0.0.1") if secret in text] == []
+    await hass.config_entries.async_unload(two_way_entry.entry_id)
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_SOURCE_ADDRESS: "192.0.2.1"}])
+async def test_push_refused_from_another_address(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    diagnostics_component: None,
+    push_entry: MockConfigEntry,
+    make_push_terminal: Callable[..., PushTerminal],
+    home_assistant_url: str,
+) -> None:
+    """The terminal calls from an address it is not allowed: counted, never a contact."""
+    push_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(push_entry.entry_id)
+    push = make_push_terminal(home_assistant_url).start()
+    await until_terminal(hass, push, lambda t: len(t.exchanges) >= 2)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, push_entry)
+
+    assert set(diagnostics["channels"]) == {"push"}
+    push_channel = diagnostics["channels"]["push"]
+    assert push_channel["refused_from_another_address"] >= 2
+    assert push_channel["last_contact"] is None
+    assert push_channel["polling"] is False
+    assert diagnostics["last_update_success"] is False
+    await hass.config_entries.async_unload(push_entry.entry_id)

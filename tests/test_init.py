@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+import socket
 from typing import Any
 from unittest.mock import patch
 
+from freezegun import freeze_time
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import (
+    CONF_PORT,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.zkteco.const import CONF_DEVICE_ID, DOMAIN, EVENT_ATTENDANCE
+from custom_components.zkteco.combined import CombinedChannel, push_polling
+from custom_components.zkteco.const import (
+    CONF_DEVICE_ID,
+    CONF_LISTENER_PORT,
+    CONF_PUSH,
+    DOMAIN,
+    EVENT_ATTENDANCE,
+)
+from custom_components.zkteco.push_setup import listener_ports
 from zksim import ZKSimulator
+from zksim.push import PushTerminal
 
-from .conftest import closed_port, entry_data, poll, punch, until
+from .conftest import (
+    PUSH_SERIAL,
+    RIGHT_INDEX,
+    RIGHT_THUMB,
+    closed_port,
+    enroll,
+    entry_data,
+    poll,
+    punch,
+    until,
+)
 
 SECOND_SERIAL = "CQUJ203960002"
 
@@ -163,3 +192,111 @@ async def test_punch_while_unloading_is_delivered_once(
     await poll(hass, init_integration)
 
     assert len(events) == 1
+
+
+# -- terminals that call Home Assistant (Push) ---------------------------------------------------
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_push_entry_loads_before_the_terminal_calls(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    home_assistant_url: str,
+    make_push_terminal: Callable[..., PushTerminal],
+) -> None:
+    """Added before the terminal calls: loaded, off; its punches fire as it posts them."""
+    await setup_entry(hass, push_entry)
+    assert push_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("binary_sensor.principal_connectivity").state == STATE_OFF
+    assert hass.states.get("sensor.principal_users").state == STATE_UNAVAILABLE
+    events = async_capture_events(hass, EVENT_ATTENDANCE)
+
+    push = make_push_terminal(home_assistant_url).start()
+    push.terminal.punch("2", timestamp=dt_util.now().replace(tzinfo=None))
+    await until(lambda: len(events) == 1)
+    await poll(hass, push_entry)
+
+    assert events[0].data["user_id"] == "2"
+    assert events[0].data["serial_number"] == PUSH_SERIAL
+    assert events[0].data["caught_up"] is False
+    assert hass.states.get("binary_sensor.principal_connectivity").state == STATE_ON
+    assert hass.states.get("sensor.principal_users").state == "3"
+
+
+async def test_removing_a_push_entry_forgets_its_terminal(
+    hass: HomeAssistant, push_entry: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """Its queue, its journal of punches and what it told of itself go with it."""
+    await setup_entry(hass, push_entry)
+    assert await hass.config_entries.async_unload(push_entry.entry_id)
+    assert any(key.startswith(f"{DOMAIN}.push.{PUSH_SERIAL}.") for key in hass_storage)
+
+    await hass.config_entries.async_remove(push_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert [key for key in hass_storage if PUSH_SERIAL in key] == []
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_LISTENER_PORT: 0}])
+@pytest.mark.usefixtures("socket_enabled")
+async def test_listener_runs_while_an_entry_needs_it(
+    hass: HomeAssistant, push_entry: MockConfigEntry
+) -> None:
+    await setup_entry(hass, push_entry)
+    assert len(listener_ports(hass)) == 1
+
+    assert await hass.config_entries.async_unload(push_entry.entry_id)
+    assert listener_ports(hass) == []
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_listener_port_taken(hass: HomeAssistant, push_entry: MockConfigEntry) -> None:
+    """Another program holds the port: the entry waits for it, and says why."""
+    with socket.socket() as holder:
+        holder.bind(("", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        push_entry.add_to_hass(hass)
+        hass.config_entries.async_update_entry(push_entry, options={CONF_LISTENER_PORT: port})
+        await setup_entry(hass, push_entry)
+
+    assert push_entry.state is ConfigEntryState.SETUP_RETRY
+    assert str(port) in str(push_entry.reason)
+    assert listener_ports(hass) == []
+
+
+async def test_discovery_attaches_push_and_enrollment_follows_the_polls(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: ZKSimulator,
+    two_way_terminal: PushTerminal,
+) -> None:
+    """One entry, both channels: enrollment through Push while it polls, else through pull."""
+    events = async_capture_events(hass, EVENT_ATTENDANCE)
+    two_way_terminal.start()
+    await until(lambda: init_integration.data.get(CONF_PUSH) is True)
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
+    channel = init_integration.runtime_data.channel
+    assert isinstance(channel, CombinedChannel)
+    await until(lambda: push_polling(channel.push))
+
+    assert await enroll(hass, init_integration, simulator, 1) == "success"
+    assert [result.cmd for result in two_way_terminal.results] == ["ENROLL_FP"]
+    assert simulator.has_template("123", RIGHT_INDEX)
+
+    await hass.async_add_executor_job(two_way_terminal.stop)
+    silence = channel.push.contact_timeout + timedelta(seconds=1)
+    with freeze_time(dt_util.utcnow() + silence, tick=True):
+        assert channel.enrollment_channel() is channel.pull
+        assert await enroll(hass, init_integration, simulator, 0) == "success"
+    assert [result.cmd for result in two_way_terminal.results] == ["ENROLL_FP"]
+    assert simulator.has_template("123", RIGHT_THUMB)
+
+    punch(simulator, 1)
+    await until(lambda: len(events) == 1)
+    await poll(hass, init_integration)
+    assert len(events) == 1
+    assert (
+        len(dr.async_entries_for_config_entry(dr.async_get(hass), init_integration.entry_id)) == 1
+    )

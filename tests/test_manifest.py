@@ -187,6 +187,8 @@ ENTITY_IDS = [f"{platform}.{key}" for (platform, key), _ in ENTITIES]
 
 def entity_states(description: EntityDescription) -> list[str]:
     """The states (or event types) an entity may show, each needing a translation."""
+    if type(description).__name__ == "BinarySensorEntityDescription":
+        return ["on", "off"]
     return list(
         getattr(description, "options", None) or getattr(description, "event_types", None) or []
     )

@@ -62,16 +62,20 @@ Simplified or assumed (nothing here was seen on a K40):
 - ``DATA DELETE USERINFO`` of an unknown PIN answers -10; PINs longer than 9 characters -1;
 - ``Delay``/``ErrorDelay``/``TransInterval`` accept fractions, and ``time_scale`` shrinks them,
   so tests run fast whatever the server asks; stamps sent are line counts (opaque to servers);
-- no ``OPLOG`` for power on/off or for users the server writes, no ``USER`` uploads;
+- no ``OPLOG`` for power on/off or for users the server writes; ``USER`` is uploaded only for a
+  user added at the terminal with ``add_user`` (not at a ``CHECK`` with a stamp of 0);
 - unacknowledged data lives in this object: ``reboot()`` and ``stop()``/``start()`` keep it,
   as the terminal's flash does; a punch logged and then cleared by ``CLEAR LOG`` is gone.
 
 Faults for tests: ``unreachable`` (every request fails as if the server were down),
 ``lose_replies`` (the server gets the next N requests but the answers are lost, so the
-terminal re-sends), ``drop_template_upload`` (``ENROLL_FP`` answers 0 but neither ``OPLOG 6``
-nor ``FP`` follows: the real-hardware case of §1.9 where ``Return=0`` left no usable finger),
-``reboot()``. Observable: ``exchanges``, ``acknowledged``, ``results``,
-``unacknowledged``, ``server_options``, ``handshakes``, ``polls``; ``wait_for(predicate)``.
+terminal re-sends), ``lose_upload_replies`` (the same for the next N ATTLOG/OPERLOG posts
+only, as when the server stops right after storing a batch), ``drop_template_upload``
+(``ENROLL_FP`` answers 0 but neither ``OPLOG 6`` nor ``FP`` follows: the real-hardware case of
+§1.9 where ``Return=0`` left no usable finger),
+``reboot()``. Observable: ``exchanges`` (each with the seconds its answer took, for
+benchmarks), ``acknowledged``, ``results``, ``unacknowledged``, ``server_options``,
+``handshakes``, ``polls``; ``wait_for(predicate)``.
 """
 
 from __future__ import annotations
@@ -153,6 +157,7 @@ class Exchange:
     status: int | None = None
     reply: str = ""
     date: str = ""  # the answer's Date header
+    elapsed: float = 0.0  # seconds from connecting to the answer's last byte (0: not sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +208,11 @@ def parse_timezone(value: str) -> timedelta:
     """TimeZone is in hours when small, in minutes otherwise (330 = +5:30)."""
     zone = int(value)
     return timedelta(hours=zone) if abs(zone) <= 14 else timedelta(minutes=zone)
+
+
+def _is_upload(path: str) -> bool:
+    """A post of punches or operations (not the options, not a command result)."""
+    return "/cdata" in path and ("table=ATTLOG" in path or "table=OPERLOG" in path)
 
 
 class _FirmwareConnection(http.client.HTTPConnection):
@@ -257,6 +267,7 @@ class PushTerminal:
         # Faults.
         self.unreachable = False
         self.lose_replies = 0
+        self.lose_upload_replies = 0
         self.drop_template_upload = False
         # Observable state.
         self.server_options: dict[str, str] = {}
@@ -364,6 +375,24 @@ class PushTerminal:
     def result(self, command_id: str) -> CommandResult | None:
         return next((r for r in self.results if r.command_id == command_id), None)
 
+    # -- people at the terminal ----------------------------------------------------------
+    def add_user(self, user_id: str, name: str = "", privilege: int = 0, card: int = 0) -> None:
+        """Someone adds a user on the terminal's keypad: kept, then uploaded on OPERLOG.
+
+        As TransFlag's EnrollUser allows, in the record form of §1.5 (``Grp``, ``TZ``,
+        ``Verify`` and ``ViceCard`` as a K40 leaves them for a new user; assumed).
+        """
+        self.terminal.add_user(user_id, name, privilege, card=card)
+        if "enrolluser" not in self.trans_flags:
+            return
+        line = (
+            f"USER PIN={user_id}\tName={name}\tPri={privilege}\tPasswd=\tCard={card}\tGrp=1"
+            "\tTZ=0000000000000000\tVerify=-1\tViceCard="
+        )
+        with self._lock:
+            self._operlog.append(line)
+        self._wake.set()
+
     # -- the terminal's events -----------------------------------------------------------
     def _attach(self) -> None:
         self._previous_emit = self.terminal._emit
@@ -460,6 +489,7 @@ class PushTerminal:
         if has_body and self.content_type:
             headers["Content-Type"] = self.content_type
         body = request.body.encode() if has_body else None
+        started = time.perf_counter()
         try:
             connection.request(request.method, request.path, body, headers)
             response = connection.getresponse()
@@ -468,11 +498,15 @@ class PushTerminal:
             return request
         finally:
             connection.close()
+        elapsed = time.perf_counter() - started
         if self.lose_replies > 0:
             self.lose_replies -= 1
             return request
+        if self.lose_upload_replies > 0 and _is_upload(request.path):
+            self.lose_upload_replies -= 1
+            return request
         date = response.getheader("Date") or ""
-        return replace(request, status=response.status, reply=reply, date=date)
+        return replace(request, status=response.status, reply=reply, date=date, elapsed=elapsed)
 
     def _record(self, exchange: Exchange) -> None:
         if self.record_exchanges:

@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from functools import partial
+from typing import Final
+
+from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
 
 from .attendance import AttendanceTracker, bus_publisher, delivered_store
 from .card import async_setup_card
-from .channel import TerminalAuthError, TerminalChannel, TerminalError
-from .const import CONF_DEVICE_ID, DOMAIN
-from .coordinator import ZKTecoConfigEntry, ZKTecoCoordinator, ZKTecoRuntimeData
+from .channel import Counters, TerminalAuthError, TerminalChannel, TerminalError
+from .combined import PULL, PUSH, CombinedChannel, channels_of
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_ENROLLMENT_PATH,
+    CONF_LISTENER_PORT,
+    CONF_PUSH,
+    CONF_SOURCE_ADDRESS,
+    DOMAIN,
+    ENROLLMENT_AUTOMATIC,
+)
+from .coordinator import (
+    ZKTecoConfigEntry,
+    ZKTecoCoordinator,
+    ZKTecoData,
+    ZKTecoRuntimeData,
+    async_entry_time_zone,
+)
 from .enrollment import EnrollmentManager
 from .http import async_register_views
 from .pull.channel import PullChannel, terminal_config
+from .push.channel import PushChannel
+from .push.server import async_get_push_hub
+from .push_setup import async_release_listener, async_setup_push, async_use_listener
 from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+NOTHING_COUNTED: Final = Counters(0, 0, 0, 0, 0, 0, 0)
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
@@ -31,18 +55,21 @@ PLATFORMS = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions and the REST view, shared by every terminal."""
+    """Register the actions, the REST view and the Push server, shared by every terminal."""
     async_setup_services(hass)
     async_register_views(hass)
+    async_setup_push(hass)
     await async_setup_card(hass)
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bool:
     """Open the terminal's channel, read it once, then set up its entities."""
-    channel = PullChannel(hass, terminal_config(dict(entry.data)), entry.title)
+    if (port := entry.options.get(CONF_LISTENER_PORT)) is not None:
+        await _async_use_listener(hass, entry, port)
+    channel = await _async_entry_channel(hass, entry)
     try:
-        await _async_identify(hass, channel, entry)
+        await _async_open(hass, entry, channel)
         runtime = await _async_set_up_parts(hass, entry, channel)
     except BaseException:
         await channel.async_stop()
@@ -56,6 +83,57 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_use_listener(hass: HomeAssistant, entry: ZKTecoConfigEntry, port: int) -> None:
+    """The plain listener the entry's options ask for, until the entry unloads."""
+    try:
+        await async_use_listener(hass, port, entry.entry_id)
+    except OSError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="listener_port_taken",
+            translation_placeholders={"port": str(port), "error": str(err)},
+        ) from err
+    entry.async_on_unload(partial(async_release_listener, hass, port, entry.entry_id))
+
+
+async def _async_entry_channel(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> TerminalChannel:
+    """Pull, Push or both, as the entry's data says; nothing opened yet."""
+    push = (
+        PushChannel(
+            hass,
+            str(entry.unique_id),
+            entry.title,
+            time_zone=await async_entry_time_zone(hass, entry),
+            source_address=entry.options.get(CONF_SOURCE_ADDRESS),
+        )
+        if entry.data.get(CONF_PUSH)
+        else None
+    )
+    if CONF_HOST not in entry.data:
+        assert push is not None, "an entry has pull, Push or both"
+        return push
+    pull = PullChannel(hass, terminal_config(dict(entry.data)), entry.title)
+    if push is None:
+        return pull
+    return CombinedChannel(
+        pull, push, entry.options.get(CONF_ENROLLMENT_PATH, ENROLLMENT_AUTOMATIC)
+    )
+
+
+async def _async_open(
+    hass: HomeAssistant, entry: ZKTecoConfigEntry, channel: TerminalChannel
+) -> None:
+    """Push is served at once, whether or not its terminal has called; pull is read once.
+
+    Push first: what it stores is loaded before anything could stop it and save over it.
+    """
+    channels = channels_of(channel)
+    if isinstance(push := channels.get(PUSH), PushChannel):
+        await push.async_open(async_get_push_hub(hass))
+    if isinstance(pull := channels.get(PULL), PullChannel):
+        await _async_identify(hass, pull, entry)
 
 
 async def _async_set_up_parts(
@@ -86,8 +164,25 @@ async def _async_set_up_parts(
     entry.async_on_unload(channel.async_add_listener(attendance.on_event))
     await coordinator.async_setup()
     entry.async_on_unload(channel.async_add_listener(enrollment.on_event))
-    await coordinator.async_config_entry_first_refresh()
+    if isinstance(channel, PushChannel):
+        await _async_first_push_refresh(coordinator, channel)
+    else:
+        await coordinator.async_config_entry_first_refresh()
     return ZKTecoRuntimeData(channel, coordinator, attendance, enrollment)
+
+
+async def _async_first_push_refresh(coordinator: ZKTecoCoordinator, channel: PushChannel) -> None:
+    """A terminal that calls Home Assistant may not have called yet (just added, or not since
+    Home Assistant started): the entry loads all the same, its entities unavailable and its
+    Connectivity off until it calls; the users it told of before are known meanwhile."""
+    await coordinator.async_refresh()
+    if coordinator.data is None:
+        users = await channel.async_read_users()
+        coordinator.data = ZKTecoData(
+            counters=NOTHING_COUNTED,
+            clock=dt_util.now(coordinator.timezone),
+            users={user.user_id: user for user in users},
+        )
 
 
 async def _async_identify(
@@ -127,6 +222,8 @@ async def async_remove_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> N
     """Forget what was delivered and what was wrong: a terminal added again starts afresh."""
     async_clear_all(hass, entry)
     await delivered_store(hass, entry.entry_id).async_remove()
+    if entry.data.get(CONF_PUSH):
+        await PushChannel.async_remove_stores(hass, str(entry.unique_id))
 
 
 async def _async_shutdown(runtime: ZKTecoRuntimeData) -> None:

@@ -1,6 +1,9 @@
-"""Whether Home Assistant can reach the terminal."""
+"""Whether Home Assistant can reach the terminal, and the ways it is reached."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -11,6 +14,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .combined import channels_of, push_of
 from .coordinator import ZKTecoConfigEntry
 from .entity import ZKTecoEntity
 
@@ -18,6 +22,7 @@ PARALLEL_UPDATES = 0
 
 CONNECTIVITY = BinarySensorEntityDescription(
     key="connectivity",
+    translation_key="connectivity",
     device_class=BinarySensorDeviceClass.CONNECTIVITY,
     entity_category=EntityCategory.DIAGNOSTIC,
 )
@@ -33,7 +38,12 @@ async def async_setup_entry(
 
 
 class ZKTecoConnectivitySensor(ZKTecoEntity, BinarySensorEntity):
-    """On while the terminal answers; stays available to say when it does not."""
+    """On while the terminal answers (pull) or polls within its expected interval (Push only);
+    stays available to say when it does not.
+
+    Its attributes: the channels (``pull``, ``push``) and, with Push, when the terminal last
+    called Home Assistant.
+    """
 
     @property
     def available(self) -> bool:
@@ -42,3 +52,11 @@ class ZKTecoConnectivitySensor(ZKTecoEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool:
         return self.coordinator.last_update_success
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        channel = self.runtime.channel
+        attributes: dict[str, Any] = {"channels": list(channels_of(channel))}
+        if (push := push_of(channel)) is not None:
+            attributes["last_push_contact"] = push.last_contact
+        return attributes

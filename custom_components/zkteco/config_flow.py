@@ -1,8 +1,15 @@
-"""Add a terminal from the UI: it is read once before anything is saved."""
+"""Add a terminal from the UI.
+
+Two ways: Home Assistant calls the terminal (pull, port 4370: the terminal is read once before
+anything is saved), or the terminal calls Home Assistant (Push / Cloud Server: the user is told
+what to enter on the terminal, which shows up once it calls). A terminal is known by its serial
+number either way: a terminal added in pull mode that also calls gets Push attached to its entry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from ipaddress import ip_address
 import re
 from typing import Any
 import zoneinfo
@@ -34,10 +41,17 @@ from .channel import TerminalAuthError, TerminalError, TerminalInfo
 from .const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
+    CONF_ENROLLMENT_PATH,
+    CONF_LISTENER_PORT,
     CONF_PROTOCOL,
+    CONF_PUSH,
+    CONF_SERIAL_NUMBER,
+    CONF_SOURCE_ADDRESS,
     CONF_TIMEZONE,
     DEFAULT_PORT,
     DOMAIN,
+    ENROLLMENT_AUTOMATIC,
+    ENROLLMENT_PATHS,
     MAX_COMM_KEY,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
@@ -45,6 +59,8 @@ from .const import (
 from .coordinator import ZKTecoConfigEntry
 from .pull.channel import terminal_config
 from .pull.terminal import ZKTerminal
+from .push import lines
+from .push_setup import terminal_server
 
 # A device id goes into URLs (/devices/{device_id}/...): short, lower case, no spaces.
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -63,6 +79,14 @@ PROTOCOL_SELECTOR = SelectSelector(
     )
 )
 
+
+ENROLLMENT_PATH_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=list(ENROLLMENT_PATHS),
+        mode=SelectSelectorMode.LIST,
+        translation_key=CONF_ENROLLMENT_PATH,
+    )
+)
 
 COMM_KEY_SCHEMA = vol.Schema({vol.Required(CONF_COMM_KEY): COMM_KEY_SELECTOR})
 
@@ -106,6 +130,43 @@ def _discovery_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema({**_device_id_field(defaults), **_link_fields(defaults)})
 
 
+def _push_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            **_device_id_field(defaults),
+            vol.Required(
+                CONF_SERIAL_NUMBER, default=defaults.get(CONF_SERIAL_NUMBER, vol.UNDEFINED)
+            ): TextSelector(),
+            **_source_address_field(defaults),
+        }
+    )
+
+
+def _source_address_field(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    return {
+        vol.Optional(
+            CONF_SOURCE_ADDRESS, description={"suggested_value": defaults.get(CONF_SOURCE_ADDRESS)}
+        ): TextSelector(),
+    }
+
+
+def _serial_number(text: str) -> str | None:
+    """The serial number as the Push server reads it from a terminal's requests, if valid."""
+    return lines.parse_query({"SN": text}).serial
+
+
+def _check_source_address(user_input: dict[str, Any], errors: dict[str, str]) -> None:
+    """Keep a valid source address, without stray spaces; drop an empty one."""
+    address = str(user_input.pop(CONF_SOURCE_ADDRESS, "")).strip()
+    if not address:
+        return
+    try:
+        ip_address(address)
+    except ValueError:
+        errors[CONF_SOURCE_ADDRESS] = "invalid_source_address"
+    user_input[CONF_SOURCE_ADDRESS] = address
+
+
 def _normalized(user_input: Mapping[str, Any]) -> dict[str, Any]:
     """Numbers from selectors arrive as floats; the host without stray spaces."""
     data = dict(user_input)
@@ -146,6 +207,8 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         # A discovered terminal: how it was reached, and what it said about itself.
         self._discovered: dict[str, Any] = {}
         self._found: dict[str, str] = {}
+        # What was typed in the Push step, until the terminal's set-up is shown.
+        self._push: dict[str, Any] = {}
 
     @staticmethod
     @callback
@@ -153,14 +216,123 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
         return ZKTecoOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Who calls whom: Home Assistant the terminal (pull), or the terminal Home Assistant."""
+        return self.async_show_menu(step_id="user", menu_options=["pull", "push"])
+
+    async def async_step_pull(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None and (
             result := await self._async_add_terminal(user_input, errors)
         ):
             return result
         return self.async_show_form(
-            step_id="user",
+            step_id="pull",
             data_schema=_user_schema(user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_push(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The terminal's serial number and device id; then what to enter on the terminal."""
+        errors: dict[str, str] = {}
+        pull_entry = None
+        if user_input is not None:
+            serial = _serial_number(str(user_input[CONF_SERIAL_NUMBER]))
+            if serial is None:
+                errors[CONF_SERIAL_NUMBER] = "invalid_serial_number"
+            else:
+                user_input[CONF_SERIAL_NUMBER] = serial
+                await self.async_set_unique_id(serial, raise_on_progress=False)
+                if not (pull_entry := self._pull_entry_without_push()):
+                    self._abort_if_unique_id_configured()
+            _check_source_address(user_input, errors)
+            if not errors and not pull_entry:
+                user_input[CONF_DEVICE_ID] = str(user_input[CONF_DEVICE_ID]).strip()
+                self._check_device_id(user_input[CONF_DEVICE_ID], errors)
+            if not errors:
+                self._push = user_input
+                return await self.async_step_push_terminal()
+        return self.async_show_form(
+            step_id="push", data_schema=_push_schema(user_input or {}), errors=errors
+        )
+
+    async def async_step_push_terminal(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """What to enter in the terminal's menu for this Home Assistant; it then calls."""
+        if (server := terminal_server(self.hass)) is None:
+            return self.async_abort(reason="no_url")
+        if user_input is not None:
+            return self._async_add_push_terminal(self._push)
+        return self.async_show_form(
+            step_id="push_terminal",
+            description_placeholders={
+                "serial": str(self.unique_id),
+                "address": str(server.host),
+                "port": str(server.port),
+            },
+        )
+
+    def _pull_entry_without_push(self) -> ConfigEntry | None:
+        """The entry of this serial number that has pull and no Push yet, if any."""
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, str(self.unique_id)
+        )
+        if entry is None or CONF_HOST not in entry.data or entry.data.get(CONF_PUSH):
+            return None
+        return entry
+
+    def _async_add_push_terminal(self, user_input: Mapping[str, Any]) -> ConfigFlowResult:
+        """A new entry, or Push attached to the pull entry of the same terminal (reloaded)."""
+        options = {key: user_input[key] for key in (CONF_SOURCE_ADDRESS,) if user_input.get(key)}
+        if entry := self._pull_entry_without_push():
+            return self.async_update_reload_and_abort(
+                entry,
+                data_updates={CONF_PUSH: True},
+                options={**entry.options, **options},
+                reason="push_attached",
+            )
+        # Not raising on progress above: whoever finishes first adds the terminal.
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(
+            title=user_input[CONF_DEVICE_ID],
+            data={CONF_DEVICE_ID: user_input[CONF_DEVICE_ID], CONF_PUSH: True},
+            options=options,
+        )
+
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """A terminal with an unknown serial number calls Home Assistant.
+
+        A terminal added in pull mode gets Push attached at once: it is the same terminal, and
+        its user set its Cloud Server to Home Assistant. Any other is offered once.
+        """
+        serial: str = discovery_info[CONF_SERIAL_NUMBER]
+        await self.async_set_unique_id(serial)
+        if self._pull_entry_without_push():
+            return self._async_add_push_terminal({})
+        self._abort_if_unique_id_configured()
+        self._found = {
+            "serial": serial,
+            "address": discovery_info.get(CONF_SOURCE_ADDRESS) or "?",
+        }
+        self.context["title_placeholders"] = {CONF_NAME: serial}
+        return await self.async_step_push_discovery_confirm()
+
+    async def async_step_push_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Accept the calling terminal with a device id; nothing it sent was used before."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            device_id = str(user_input[CONF_DEVICE_ID]).strip()
+            self._check_device_id(device_id, errors)
+            if not errors:
+                return self._async_add_push_terminal({CONF_DEVICE_ID: device_id})
+        return self.async_show_form(
+            step_id="push_discovery_confirm",
+            data_schema=vol.Schema(_device_id_field(user_input or {})),
+            description_placeholders=self._found,
             errors=errors,
         )
 
@@ -332,27 +504,51 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ZKTecoOptionsFlow(OptionsFlowWithReload):
-    """Which timezone the terminal's clock is set to.
+    """The timezone the terminal's clock is set to; for a terminal that calls Home Assistant,
+    the address it must call from and the plain listener's port; for one with both channels,
+    which one enrolls.
 
     No poll interval (Home Assistant's guidelines): punches come as realtime events, and
     homeassistant.update_entity polls on demand. One saved by an older version is ignored.
     """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        options = self.config_entry.options
+            _check_source_address(user_input, errors)
+            if CONF_LISTENER_PORT in user_input:
+                user_input[CONF_LISTENER_PORT] = int(user_input[CONF_LISTENER_PORT])
+            if not errors:
+                return self.async_create_entry(data=user_input)
+        options = user_input or self.config_entry.options
         timezones = await self.hass.async_add_executor_job(zoneinfo.available_timezones)
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_TIMEZONE,
-                    default=options.get(CONF_TIMEZONE, self.hass.config.time_zone),
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN
-                    )
-                ),
-            }
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(
+                CONF_TIMEZONE,
+                default=options.get(CONF_TIMEZONE, self.hass.config.time_zone),
+            ): SelectSelector(
+                SelectSelectorConfig(options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN)
+            ),
+        }
+        data = self.config_entry.data
+        if data.get(CONF_PUSH):
+            fields.update(_push_option_fields(options, both=CONF_HOST in data))
+        return self.async_show_form(step_id="init", data_schema=vol.Schema(fields), errors=errors)
+
+
+def _push_option_fields(options: Mapping[str, Any], *, both: bool) -> dict[vol.Marker, Any]:
+    fields: dict[vol.Marker, Any] = {}
+    if both:
+        fields[
+            vol.Required(
+                CONF_ENROLLMENT_PATH,
+                default=options.get(CONF_ENROLLMENT_PATH, ENROLLMENT_AUTOMATIC),
+            )
+        ] = ENROLLMENT_PATH_SELECTOR
+    fields.update(_source_address_field(options))
+    fields[
+        vol.Optional(
+            CONF_LISTENER_PORT, description={"suggested_value": options.get(CONF_LISTENER_PORT)}
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+    ] = PORT_SELECTOR
+    return fields

@@ -11,6 +11,19 @@ CONF_DEVICE_ID: Final = "device_id"
 CONF_COMM_KEY: Final = "comm_key"
 CONF_PROTOCOL: Final = "protocol"
 CONF_TIMEZONE: Final = "timezone"
+# The terminal calls Home Assistant (Push / Cloud Server); alone, or beside the pull data.
+CONF_PUSH: Final = "push"
+CONF_SERIAL_NUMBER: Final = "serial_number"
+# Options of a terminal that calls Home Assistant.
+CONF_ENROLLMENT_PATH: Final = "enrollment_path"
+CONF_SOURCE_ADDRESS: Final = "source_address"
+CONF_LISTENER_PORT: Final = "listener_port"
+
+# Which channel enrolls a terminal that has both: automatic is Push while it polls, else pull.
+ENROLLMENT_AUTOMATIC: Final = "automatic"
+ENROLLMENT_PULL: Final = "pull"
+ENROLLMENT_PUSH: Final = "push"
+ENROLLMENT_PATHS: Final = (ENROLLMENT_AUTOMATIC, ENROLLMENT_PULL, ENROLLMENT_PUSH)
 
 PROTOCOL_TCP: Final = "tcp"
 PROTOCOL_UDP: Final = "udp"

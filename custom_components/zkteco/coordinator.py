@@ -89,12 +89,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
     async def async_setup(self) -> None:
         """Load the timezone; listen to the channel's events."""
         entry = self.config_entry
-        self.timezone = (
-            await dt_util.async_get_time_zone(
-                entry.options.get(CONF_TIMEZONE) or self.hass.config.time_zone
-            )
-            or self.timezone
-        )
+        self.timezone = await async_entry_time_zone(self.hass, entry)
         entry.async_on_unload(self._channel.async_add_listener(self._on_event))
         # Punches missed while Home Assistant was down are delivered once it has started:
         # automations are not listening before that. Once it runs, the first refresh does it.
@@ -190,6 +185,14 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         by_id = {user.user_id: user for user in users}
         self.async_publish(users=by_id)
         return by_id
+
+
+async def async_entry_time_zone(hass: HomeAssistant, entry: ConfigEntry) -> tzinfo:
+    """The timezone the terminal's clock is set to: the entry's option, else Home Assistant's."""
+    return (
+        await dt_util.async_get_time_zone(entry.options.get(CONF_TIMEZONE) or hass.config.time_zone)
+        or dt_util.get_default_time_zone()
+    )
 
 
 def wall_clock(timezone: tzinfo) -> datetime:

@@ -283,6 +283,18 @@ def test_raw_spaces_in_info_are_refused_by_a_strict_server(
     assert push.polls == 0  # never got a command: the INFO poll is retried after ErrorDelay
 
 
+def test_each_exchange_says_how_long_its_answer_took(push: PushTerminal) -> None:
+    """What benchmarks read: the answer's time, 0 for a request that never got one."""
+    push.unreachable = True
+    assert push.wait_for(lambda t: t.exchanges[-1].status is None)
+    answered = [e for e in push.exchanges if e.status is not None]
+    lost = [e for e in push.exchanges if e.status is None]
+    assert answered
+    assert all(e.elapsed > 0 for e in answered)
+    assert lost
+    assert all(e.elapsed == 0 for e in lost)
+
+
 # -- punches ----------------------------------------------------------------------------
 
 
@@ -352,6 +364,19 @@ def test_a_lost_answer_makes_the_terminal_send_the_same_lines_again(
     first, second = receiver.requests("/iclock/cdata", "ATTLOG")
     assert first.body == second.body
     assert len(push.acknowledged["ATTLOG"]) == 1
+
+
+def test_a_lost_upload_answer_spares_the_polls(push: PushTerminal, receiver: Receiver) -> None:
+    """Only the batch's answer is lost: it is posted again after a new handshake."""
+    push.lose_upload_replies = 1
+    handshakes = push.handshakes
+    push.terminal.punch("1")
+    assert push.wait_for(lambda t: t.acknowledged["ATTLOG"])
+    first, second = receiver.requests("/iclock/cdata", "ATTLOG")
+    assert first.body == second.body
+    assert push.handshakes == handshakes + 1
+    lost = [e for e in push.exchanges if e.status is None]
+    assert [e.path.split("?")[0] for e in lost] == ["/iclock/cdata"]
 
 
 def test_backlog_after_an_outage_goes_out_in_batches_once_each(
@@ -560,6 +585,32 @@ def test_a_result_not_acknowledged_is_posted_again(push: PushTerminal, receiver:
 
 
 # -- ENROLL_FP --------------------------------------------------------------------------
+
+
+def test_a_user_enrolled_at_the_terminal_is_uploaded(
+    push: PushTerminal, receiver: Receiver
+) -> None:
+    """Someone adds a user on the keypad: a USER line on OPERLOG (TransFlag has EnrollUser)."""
+    push.add_user("9", "Eva Ruiz", privilege=14, card=133440)
+    assert push.terminal.user_by_id("9") is not None
+    assert push.wait_for(lambda t: t.acknowledged["OPERLOG"])
+    (upload,) = receiver.requests("/iclock/cdata", "OPERLOG")
+    assert upload.body == (
+        "USER PIN=9\tName=Eva Ruiz\tPri=14\tPasswd=\tCard=133440\tGrp=1"
+        "\tTZ=0000000000000000\tVerify=-1\tViceCard=\n"
+    )
+
+
+def test_a_user_is_not_uploaded_without_enroll_user_in_transflag(
+    make_push: PushFactory, receiver: Receiver
+) -> None:
+    receiver.options["TransFlag"] = "1101000000"  # AttLog, OpLog and EnrollFP
+    push = make_push()
+    assert push.wait_for(lambda t: t.polls >= 1)
+    push.add_user("9", "Eva Ruiz")
+    push.terminal.punch("9")
+    assert push.wait_for(lambda t: t.acknowledged["ATTLOG"])
+    assert receiver.requests("/iclock/cdata", "OPERLOG") == []
 
 
 def test_enroll_fp_success_posts_the_result_then_oplog_and_the_template(

@@ -8,7 +8,7 @@ the same from Home Assistant's server and from the plain listener of listener.py
 (`PushAnswer`):
 
 - `GET cdata?options=all`: the handshake (lines.handshake_answer, the terminal's time zone, the
-  poll `Delay`, the last stamps seen);
+  poll `Delay`, the last stamps seen, since a restart too: `ServedTerminal.stamps`/`on_stamp`);
 - `POST cdata?table=ATTLOG`: the punches go to the sink, which stores them durably; only when it
   has returned is the batch acknowledged `OK: <n>` (§0 item 4, P1: the terminal forgets what is
   acknowledged and re-sends what is not). If the sink raises, the answer is a refusal and the
@@ -40,8 +40,9 @@ the event loop for long.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from email.utils import formatdate
 from ipaddress import ip_address
@@ -97,6 +98,10 @@ class ServedTerminal:
     delay: int = lines.DEFAULT_DELAY
     # Only requests from this address are served, when set.
     source_address: str | None = None
+    # The stamps the terminal sent before (kept by its channel across restarts), and who keeps
+    # the ones it sends next (§1.3: handed back at the next handshake).
+    stamps: Mapping[str, str] = field(default_factory=dict)
+    on_stamp: Callable[[str, str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +166,16 @@ class PushHub:
         # The last upload cursors each terminal sent, handed back at its next handshake (§1.3).
         self._stamps: dict[str, dict[str, str]] = {}
         self._discovered: set[str] = set()
+        # Requests refused, for diagnostics: those of unknown serial numbers, and by serial
+        # number those from another address than the one the terminal is restricted to.
+        self.refused_unknown = 0
+        self.refused_source: Counter[str] = Counter()
 
     @callback
     def async_add_terminal(self, terminal: ServedTerminal) -> Callable[[], None]:
         """Serve a terminal; the returned callback stops serving it."""
         self._terminals[terminal.serial] = terminal
+        self._stamps.setdefault(terminal.serial, {}).update(terminal.stamps)
 
         @callback
         def remove() -> None:
@@ -207,11 +217,13 @@ class PushHub:
             return None
         terminal = self._terminals.get(serial)
         if terminal is None:
+            self.refused_unknown += 1
             self._discovered_once(serial, remote)
             return None
         if terminal.source_address is not None and not _same_address(
             remote, terminal.source_address
         ):
+            self.refused_source[serial] += 1
             LOGGER.debug("Terminal %s refused: it called from %s", serial, remote)
             return None
         return terminal
@@ -273,6 +285,8 @@ class PushHub:
             acknowledged = operations.acknowledged
         if query.stamp is not None:
             self._stamps.setdefault(terminal.serial, {})[table] = query.stamp
+            if terminal.on_stamp is not None:
+                terminal.on_stamp(table, query.stamp)
         return lines.acknowledge(acknowledged)
 
     async def _async_parse[T](self, parse: Callable[[bytes], T], body: bytes) -> T:
