@@ -56,6 +56,8 @@ ACTION_ONLY_ERRORS = {
     "no_user_selected",
     "confirm_required",
     "attendance_undelivered",
+    "no_fingerprints",
+    "copy_failed",
     "value_empty",
     "value_too_long",
     "value_control_character",
@@ -574,3 +576,31 @@ async def test_not_supported_by_the_connection(
 
     assert response.status == HTTPStatus.NOT_IMPLEMENTED
     assert refusal(json.dumps(answer))["error"] == "not_supported"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "include_card=yes",
+        "include_card=True",
+        "include_card=true&include_card=false",
+        "include_cards=true",
+        "=",
+    ],
+)
+async def test_query_is_include_card_true_or_false(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    query: str,
+) -> None:
+    """A misspelt parameter or value would silently leave the card numbers out: refused (found
+    by the fuzzer)."""
+    simulator.reset_stats()
+
+    response, answer = await call(await hass_client(), "GET", f"{USERS}?{query}")
+
+    assert response.status == HTTPStatus.BAD_REQUEST
+    assert refusal(json.dumps(answer))["error"] == "invalid_query"
+    assert simulator.commands == []

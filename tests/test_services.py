@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 import time
 from typing import Any
@@ -21,6 +22,7 @@ import voluptuous as vol
 
 from custom_components.zkteco.channel import TerminalConnectionError, TerminalNotSupportedError
 from custom_components.zkteco.const import (
+    CONF_PROTOCOL,
     DEFAULT_UNLOCK_SECONDS,
     DOMAIN,
     EVENT_ATTENDANCE,
@@ -36,6 +38,7 @@ from .conftest import (
     RIGHT_INDEX,
     RIGHT_THUMB,
     add_unreachable_terminal,
+    entry_data,
     poll,
     punch,
     until,
@@ -176,6 +179,7 @@ async def test_terminal_not_set_up(hass: HomeAssistant, simulator: ZKSimulator) 
         ("delete_fingerprint", {"device_id": "principal", "user_id": "7", "finger_index": 0}),
         ("get_users", {"device_id": "principal"}),
         ("clear_attendance_log", {"device_id": "principal", "confirm": True}),
+        ("copy_fingerprints", {"user_id": "7", "from_device": "principal", "to_devices": "all"}),
     ],
 )
 async def test_administrators_only(
@@ -720,3 +724,157 @@ async def test_management_waits_for_a_running_enrollment(
     assert err.value.translation_key == "enrollment_in_progress"
     assert simulator.enrolling
     assert simulator.user_by_id("7") is not None
+
+
+# -- Enroll once, use everywhere -----------------------------------------------------------------
+
+LUIS_THUMB_TEMPLATE = b"SS21" + bytes(range(256)) * 2  # what Luis enrolled on the principal
+
+
+@pytest.fixture
+async def other_terminals(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    protocol: str,
+) -> AsyncIterator[dict[str, ZKSimulator]]:
+    """Two more terminals beside the principal, almacen and oficina, without Luis."""
+    simulator.add_template("7", RIGHT_THUMB, LUIS_THUMB_TEMPLATE)
+    others: dict[str, ZKSimulator] = {}
+    entries = []
+    for number, device_id in enumerate(("almacen", "oficina"), start=2):
+        sim = ZKSimulator(host="127.0.0.1", port=0, udp=True, serial=f"CQUJ20396000{number}")
+        sim.add_user("123", "Ana Garcia")
+        sim.start()
+        others[device_id] = sim
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=device_id,
+            unique_id=sim.serial,
+            data={**entry_data(sim, device_id), CONF_PROTOCOL: protocol},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        entries.append(entry)
+    await hass.async_block_till_done()
+    yield others
+    for entry in entries:
+        await hass.config_entries.async_unload(entry.entry_id)
+    for sim in others.values():
+        sim.stop()
+
+
+async def copy_luis(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    response = await act(hass, "copy_fingerprints", user_id="7", from_device="principal", **data)
+    assert response is not None
+    assert (response["user_id"], response["from_device"]) == ("7", "principal")
+    return {result["device_id"]: result for result in response["results"]}
+
+
+def luis_template(sim: ZKSimulator) -> bytes | None:
+    user = sim.user_by_id("7")
+    template = None if user is None else sim.template_of(user.uid, RIGHT_THUMB)
+    return None if template is None else template.template
+
+
+THUMB = [{"finger_index": 0, "finger_name": "Pulgar derecho"}]
+
+
+@BOTH_PROTOCOLS
+async def test_copy_fingerprints_to_three_terminals_one_failing(
+    hass: HomeAssistant, simulator: ZKSimulator, other_terminals: dict[str, ZKSimulator]
+) -> None:
+    """One copies, one refuses the templates, one is not set up: each says what happened."""
+    almacen, oficina = other_terminals["almacen"], other_terminals["oficina"]
+    oficina.refused_commands = {p.CMD_SAVE_USERTEMPS}
+
+    results = await copy_luis(hass, to_devices=["almacen", "oficina", "garaje"])
+
+    assert results["almacen"] == {
+        "device_id": "almacen",
+        "user_created": True,
+        "copied": THUMB,
+        "kept": [],
+    }
+    assert luis_template(almacen) == LUIS_THUMB_TEMPLATE
+    luis = almacen.user_by_id("7")
+    assert luis is not None
+    assert (luis.name, luis.privilege) == ("Luis Perez", 14)
+    # The person was written before the terminal refused the templates: the result says so.
+    assert results["oficina"]["user_created"] is True
+    assert results["oficina"]["copied"] == []
+    assert results["oficina"]["error"] == "terminal_refused"
+    assert results["oficina"]["message"].startswith("The terminal refused the change: ")
+    assert luis_template(oficina) is None
+    assert results["garaje"]["error"] == "device_not_found"
+    assert luis_template(simulator) == LUIS_THUMB_TEMPLATE  # the source is only read
+
+
+@pytest.mark.usefixtures("short_timeout")
+async def test_copy_fingerprints_to_a_terminal_that_drops_mid_way(
+    hass: HomeAssistant, other_terminals: dict[str, ZKSimulator]
+) -> None:
+    other_terminals["oficina"].dropped_commands = {p.CMD_SAVE_USERTEMPS}
+
+    results = await copy_luis(hass, to_devices="all")
+
+    assert set(results) == {"almacen", "oficina"}
+    assert results["almacen"]["copied"] == THUMB
+    assert results["oficina"]["error"] == "write_uncertain"
+    assert "may or may not" in results["oficina"]["message"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+async def test_copy_fingerprints_keeps_or_overwrites_a_finger_there(
+    hass: HomeAssistant, other_terminals: dict[str, ZKSimulator], overwrite: bool
+) -> None:
+    """The other terminal has Luis and a thumb of its own: kept unless asked to overwrite."""
+    almacen = other_terminals["almacen"]
+    almacen.add_user("7", "Luis P.")
+    almacen.add_template("7", RIGHT_THUMB, b"SS21 enrolled at the almacen")
+
+    results = await copy_luis(hass, to_devices="almacen", overwrite=overwrite)
+
+    assert results["almacen"]["user_created"] is False
+    assert results["almacen"]["copied"] == (THUMB if overwrite else [])
+    assert results["almacen"]["kept"] == ([] if overwrite else THUMB)
+    expected = LUIS_THUMB_TEMPLATE if overwrite else b"SS21 enrolled at the almacen"
+    assert luis_template(almacen) == expected
+    assert almacen.users[-1].name == "Luis P."  # the person there is left as they are
+
+
+async def test_copy_failure_without_asking_for_the_response(
+    hass: HomeAssistant, other_terminals: dict[str, ZKSimulator]
+) -> None:
+    """Nobody would see the results: the action fails, naming the terminals."""
+    other_terminals["oficina"].refused_commands = {p.CMD_SAVE_USERTEMPS}
+
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "copy_fingerprints",
+            {"user_id": "7", "from_device": "principal", "to_devices": "all"},
+            blocking=True,
+        )
+
+    assert err.value.translation_key == "copy_failed"
+    assert err.value.translation_placeholders == {"devices": "oficina"}
+    assert luis_template(other_terminals["almacen"]) == LUIS_THUMB_TEMPLATE
+
+
+@pytest.mark.parametrize(
+    ("user_id", "translation_key"), [("999", "user_not_found"), ("123", "no_fingerprints")]
+)
+async def test_copy_nothing_to_copy(
+    hass: HomeAssistant,
+    other_terminals: dict[str, ZKSimulator],
+    user_id: str,
+    translation_key: str,
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await act(
+            hass, "copy_fingerprints", user_id=user_id, from_device="principal", to_devices="all"
+        )
+
+    assert err.value.translation_key == translation_key
+    assert all(sim.templates == [] for sim in other_terminals.values())

@@ -23,7 +23,6 @@ from homeassistant.components.http import (
     HomeAssistantView,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.translation import async_get_translations
 
 from .const import DOMAIN
 from .coordinator import ZKTecoRuntimeData, async_find_terminal
@@ -32,6 +31,7 @@ from .management import (
     async_delete_finger,
     async_get_user,
     async_get_users,
+    async_message,
     finger_index_from_text,
 )
 
@@ -44,6 +44,7 @@ USERS_MESSAGE = "Usuarios leídos del dispositivo."
 USER_MESSAGE = "Usuario leído del dispositivo."
 FINGER_DELETED_MESSAGE = "Huella eliminada del dispositivo."
 INCLUDE_CARD = "include_card"
+_BOOLEANS = ("true", "false")
 JSON = "application/json"
 
 type _Action = Callable[[web.Request], Awaitable[dict[str, Any]]]
@@ -55,6 +56,10 @@ class _InvalidJson(InvalidEnrollmentInput):
 
 class _MissingFingerIndex(InvalidEnrollmentInput):
     code = "missing_finger_index"
+
+
+class _InvalidQuery(InvalidEnrollmentInput):
+    code = "invalid_query"
 
 
 class _Unauthorized(EnrollmentError):
@@ -78,15 +83,8 @@ def _json(body: dict[str, Any]) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 
-async def _message(hass: HomeAssistant, err: EnrollmentError) -> str:
-    """The error in the server's language (Home Assistant's own default is English)."""
-    translations = await async_get_translations(hass, hass.config.language, "exceptions", [DOMAIN])
-    template = translations[f"component.{DOMAIN}.exceptions.{err.translation_key}.message"]
-    return template.format(**(err.translation_placeholders or {}))
-
-
 async def _error_body(hass: HomeAssistant, err: EnrollmentError) -> str:
-    return _json({"success": False, "message": await _message(hass, err), "error": err.code})
+    return _json({"success": False, "message": await async_message(hass, err), "error": err.code})
 
 
 def _finger_index(body: Any) -> object:
@@ -98,8 +96,12 @@ def _finger_index(body: Any) -> object:
 
 
 def _include_card(request: web.Request) -> bool:
-    """?include_card=true asks for the card numbers too."""
-    return request.query.get(INCLUDE_CARD, "").lower() in ("1", "true", "yes")
+    """?include_card=true asks for the card numbers too. Anything else in the query is refused,
+    so that a misspelt parameter or value does not silently leave them out."""
+    values = request.query.getall(INCLUDE_CARD, ["false"])
+    if set(request.query) - {INCLUDE_CARD} or len(values) != 1 or values[0] not in _BOOLEANS:
+        raise _InvalidQuery()
+    return values[0] == "true"
 
 
 def _terminal(request: web.Request, device_id: str) -> ZKTecoRuntimeData:

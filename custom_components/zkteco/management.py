@@ -9,12 +9,17 @@ card show it. Templates, passwords and (unless asked for) card numbers never lea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any, Final
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.translation import async_get_translations
+
 from .channel import (
+    FingerTemplate,
     Person,
     TerminalError,
     TerminalInputError,
@@ -25,8 +30,8 @@ from .channel import (
     TerminalUser,
     TerminalWriteUncertainError,
 )
-from .const import FINGER_INDEXES
-from .coordinator import ZKTecoRuntimeData
+from .const import CONF_DEVICE_ID, DOMAIN, FINGER_INDEXES
+from .coordinator import ZKTecoRuntimeData, async_find_terminal
 from .enrollment import (
     EnrollmentBusy,
     EnrollmentError,
@@ -259,3 +264,120 @@ async def async_clear_attendance(runtime: ZKTecoRuntimeData, *, confirm: bool) -
         await runtime.channel.async_clear_attendance(delivered)
     # The tracker sees the emptied log at the next poll, as it does one cleared at the terminal.
     await runtime.coordinator.async_refresh()
+
+
+class NoFingerprints(InvalidEnrollmentInput):
+    status = HTTPStatus.NOT_FOUND
+    code = "no_fingerprints"
+
+
+class CopyFailed(EnrollmentError):
+    """Some terminals did not get the fingers, and the caller asked for no response to say so."""
+
+    code = "copy_failed"
+
+
+async def async_message(hass: HomeAssistant, err: EnrollmentError) -> str:
+    """The error in the server's language (Home Assistant's own default is English)."""
+    translations = await async_get_translations(hass, hass.config.language, "exceptions", [DOMAIN])
+    template = translations[f"component.{DOMAIN}.exceptions.{err.translation_key}.message"]
+    return template.format(**(err.translation_placeholders or {}))
+
+
+def all_device_ids(hass: HomeAssistant) -> list[str]:
+    """The device ids of every terminal configured, set up or not."""
+    entries = hass.config_entries.async_entries(DOMAIN, include_ignore=False)
+    return [entry.data[CONF_DEVICE_ID] for entry in entries]
+
+
+async def async_copy_fingerprints(
+    hass: HomeAssistant,
+    source: ZKTecoRuntimeData,
+    user_id: str,
+    targets: Iterable[str],
+    *,
+    overwrite: bool,
+) -> dict[str, Any]:
+    """Copy the person and their templates from ``source`` to each target, side by side.
+
+    The templates stay in memory. Each target answers for itself, by its device id: what was
+    copied, what it kept because it has that finger already (unless ``overwrite``), or why it
+    failed.
+    """
+    user, templates = await _async_read_fingerprints(source, user_id)
+    source_id = source.coordinator.device_id
+    device_ids = [device_id for device_id in dict.fromkeys(targets) if device_id != source_id]
+    results = await asyncio.gather(
+        *(
+            _async_copy_to(hass, device_id, user, templates, overwrite=overwrite)
+            for device_id in device_ids
+        )
+    )
+    return {"user_id": user_id, "from_device": source_id, "results": results}
+
+
+async def _async_read_fingerprints(
+    source: ZKTecoRuntimeData, user_id: str
+) -> tuple[TerminalUser, list[FingerTemplate]]:
+    _idle(source)
+    device_id = source.coordinator.device_id
+    with _translated(source, user_id):
+        users = await source.channel.async_read_users()
+        user = next((user for user in users if user.user_id == user_id), None)
+        if user is None:
+            raise UserNotFound(user_id=user_id, device_id=device_id)
+        templates = await source.channel.async_read_templates(user_id)
+    if not templates:
+        raise NoFingerprints(user_id=user_id, device_id=device_id)
+    return user, templates
+
+
+async def _async_copy_to(
+    hass: HomeAssistant,
+    device_id: str,
+    user: TerminalUser,
+    templates: list[FingerTemplate],
+    *,
+    overwrite: bool,
+) -> dict[str, Any]:
+    """One target's part: its result, never an exception (the others go on)."""
+    result: dict[str, Any] = {"device_id": device_id, "user_created": False, "copied": []}
+    try:
+        target = async_find_terminal(hass, device_id)
+        result["device_id"] = target.coordinator.device_id  # picked in the UI: its device
+        await _async_write_fingerprints(target, user, templates, result, overwrite=overwrite)
+    except EnrollmentError as err:
+        result["error"] = err.code
+        result["message"] = await async_message(hass, err)
+    return result
+
+
+async def _async_write_fingerprints(
+    target: ZKTecoRuntimeData,
+    user: TerminalUser,
+    templates: list[FingerTemplate],
+    result: dict[str, Any],
+    *,
+    overwrite: bool,
+) -> None:
+    """The person when the target lacks them, then the fingers, in one all-or-nothing write;
+    ``result`` says what was done as it is done."""
+    people = await async_read_people(target)
+    person = next((person for person in people if person.user.user_id == user.user_id), None)
+    with _translated(target, user.user_id):
+        if person is None:
+            await target.channel.async_write_user(
+                user.user_id,
+                name=user.name,
+                admin=privilege_name(user.privilege) == "admin",
+                card=user.card,
+            )
+            result["user_created"] = True
+        held = person.fingers if person is not None and not overwrite else frozenset()
+        kept = frozenset(template.finger for template in templates) & held
+        result["kept"] = describe_fingers(kept)
+        copying = [template for template in templates if template.finger not in held]
+        if copying:
+            await target.channel.async_write_templates(user.user_id, copying)
+        result["copied"] = describe_fingers(frozenset(t.finger for t in copying))
+    await _async_show_change(target)

@@ -19,7 +19,10 @@ from .const import DEFAULT_UNLOCK_SECONDS, DOMAIN
 from .coordinator import ZKTecoRuntimeData, async_find_terminal
 from .enrollment import EnrollmentManager, TerminalUnavailable
 from .management import (
+    CopyFailed,
+    all_device_ids,
     async_clear_attendance,
+    async_copy_fingerprints,
     async_delete_finger,
     async_delete_user,
     async_get_users,
@@ -37,6 +40,10 @@ ATTR_CARD = "card"
 ATTR_PASSWORD = "password"
 ATTR_INCLUDE_CARD = "include_card"
 ATTR_CONFIRM = "confirm"
+ATTR_FROM_DEVICE = "from_device"
+ATTR_TO_DEVICES = "to_devices"
+ATTR_OVERWRITE = "overwrite"
+ALL_TERMINALS = "all"
 
 SERVICE_ENROLL_FINGER = "enroll_finger"
 SERVICE_CANCEL_ENROLLMENT = "cancel_enrollment"
@@ -46,6 +53,7 @@ SERVICE_DELETE_USER = "delete_user"
 SERVICE_DELETE_FINGERPRINT = "delete_fingerprint"
 SERVICE_GET_USERS = "get_users"
 SERVICE_CLEAR_ATTENDANCE_LOG = "clear_attendance_log"
+SERVICE_COPY_FINGERPRINTS = "copy_fingerprints"
 
 CANCEL_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 USER_SCHEMA = CANCEL_SCHEMA.extend(
@@ -90,6 +98,17 @@ GET_USERS_SCHEMA = CANCEL_SCHEMA.extend(
 # confirm is checked by the action, so that forgetting it gets a translated error.
 CLEAR_ATTENDANCE_SCHEMA = CANCEL_SCHEMA.extend(
     {vol.Optional(ATTR_CONFIRM, default=False): cv.boolean}
+)
+
+COPY_FINGERPRINTS_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_USER_ID): vol.All(cv.string, vol.Length(min=1)),
+        vol.Required(ATTR_FROM_DEVICE): cv.string,
+        vol.Required(ATTR_TO_DEVICES): vol.Any(
+            ALL_TERMINALS, vol.All(cv.ensure_list, [cv.string], vol.Length(min=1))
+        ),
+        vol.Optional(ATTR_OVERWRITE, default=False): cv.boolean,
+    }
 )
 
 
@@ -151,6 +170,22 @@ async def _async_clear_attendance_log(call: ServiceCall) -> None:
     await async_clear_attendance(_terminal(call), confirm=call.data[ATTR_CONFIRM])
 
 
+async def _async_copy_fingerprints(call: ServiceCall) -> ServiceResponse:
+    hass, data = call.hass, call.data
+    targets = data[ATTR_TO_DEVICES]
+    copied = await async_copy_fingerprints(
+        hass,
+        async_find_terminal(hass, data[ATTR_FROM_DEVICE]),
+        data[ATTR_USER_ID],
+        all_device_ids(hass) if targets == ALL_TERMINALS else targets,
+        overwrite=data[ATTR_OVERWRITE],
+    )
+    failed = [result["device_id"] for result in copied["results"] if "error" in result]
+    if failed and not call.return_response:
+        raise CopyFailed(devices=", ".join(failed))
+    return copied
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions once, for every terminal."""
@@ -199,4 +234,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_CLEAR_ATTENDANCE_LOG,
         _async_clear_attendance_log,
         CLEAR_ATTENDANCE_SCHEMA,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_COPY_FINGERPRINTS,
+        _async_copy_fingerprints,
+        COPY_FINGERPRINTS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )
