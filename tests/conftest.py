@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import socket
 import struct
 from typing import Any
@@ -13,25 +14,45 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform, __version__ as HA_VERSION
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, TestClient
 from syrupy.assertion import SnapshotAssertion
 
 # Imported at module level on purpose: the test plugin ships a `custom_components` package of
 # its own, and Home Assistant would otherwise load that one instead of ours.
 from custom_components.zkteco import PLATFORMS
+from custom_components.zkteco.attendance import (
+    AttendanceTracker,
+    bus_publisher,
+    delivered_store,
+)
+from custom_components.zkteco.channel import ChannelEvent, EnrollmentResult, TerminalUser
 from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_PROTOCOL,
     DOMAIN,
+    EVENT_ATTENDANCE,
+    EVENT_ENROLLMENT_FINISHED,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
 )
-from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
+from custom_components.zkteco.enrollment import EnrollmentManager
+from custom_components.zkteco.push import lines
+from custom_components.zkteco.push.channel import PushChannel
+from custom_components.zkteco.push.lines import (
+    DEFAULT_DELAY,
+    AttLogUpload,
+    DeviceInfo,
+    OperLogUpload,
+)
 from custom_components.zkteco.push.queue import FinishedCommand
+from custom_components.zkteco.push.server import PushHub, async_get_push_hub
 from zksim import ZKSimulator
 from zksim.push import PushTerminal
 
@@ -269,3 +290,147 @@ async def until_terminal(
 ) -> None:
     """Let the Push terminal work (the event loop serves it meanwhile) until `check` holds."""
     assert await hass.async_add_executor_job(push.wait_for, lambda t: bool(check(t)))
+
+
+# -- Home Assistant's Push server and a simulated Push K40 calling it ---------------------------
+
+
+@pytest.fixture
+async def hub(hass: HomeAssistant) -> PushHub:
+    """The hub, its views on Home Assistant's server."""
+    assert await async_setup_component(hass, "http", {})
+    return async_get_push_hub(hass)
+
+
+@pytest.fixture
+async def client(hass_client_no_auth: ClientSessionGenerator, hub: PushHub) -> TestClient:
+    """Home Assistant's server, on loopback."""
+    return await hass_client_no_auth()
+
+
+@pytest.fixture
+def make_push(
+    client: TestClient, make_push_terminal: Callable[..., PushTerminal]
+) -> Callable[..., PushTerminal]:
+    """Simulated Push K40s whose Cloud Server points at Home Assistant."""
+    return partial(make_push_terminal, f"http://127.0.0.1:{client.port}")
+
+
+@pytest.fixture
+def push(make_push: Callable[..., PushTerminal]) -> PushTerminal:
+    return make_push()
+
+
+# -- Home Assistant's side of a Push terminal, without a config entry ---------------------------
+
+
+@pytest.fixture
+def push_delay() -> int:
+    """The poll interval the handshake asks for (override with parametrize)."""
+    return DEFAULT_DELAY
+
+
+@dataclass
+class Seen:
+    """What Home Assistant announced, and what the channel emitted."""
+
+    punches: list[dict[str, Any]] = field(default_factory=list)
+    events: list[ChannelEvent] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[EnrollmentResult]:
+        return [event for event in self.events if isinstance(event, EnrollmentResult)]
+
+
+@pytest.fixture
+def seen(hass: HomeAssistant) -> Seen:
+    seen = Seen()
+    hass.bus.async_listen(EVENT_ATTENDANCE, callback(lambda e: seen.punches.append(e.data)))
+    hass.bus.async_listen(
+        EVENT_ENROLLMENT_FINISHED, callback(lambda e: seen.finished.append(e.data["result"]))
+    )
+    return seen
+
+
+class ChannelUsers:
+    """The users a channel knows, as the coordinator hands them to attendance and enrollment."""
+
+    def __init__(self, channel: PushChannel) -> None:
+        self._channel = channel
+        self.users: dict[str, TerminalUser] = {}
+
+    def known_users(self) -> dict[str, TerminalUser]:
+        return self.users
+
+    async def async_refresh_users(self) -> dict[str, TerminalUser]:
+        self.users = {user.user_id: user for user in await self._channel.async_read_users()}
+        return self.users
+
+
+@dataclass
+class PushSide:
+    """Home Assistant's side of one Push terminal: its channel, attendance and enrollment."""
+
+    channel: PushChannel
+    users: ChannelUsers
+    tracker: AttendanceTracker
+    enrollment: EnrollmentManager
+
+
+@pytest.fixture
+async def open_push_side(
+    hass: HomeAssistant, hub: PushHub, seen: Seen, push_delay: int
+) -> AsyncIterator[Callable[[], Awaitable[PushSide]]]:
+    """Home Assistant's side, started (again, after a restart: over the same storage)."""
+    entry = MockConfigEntry(domain=DOMAIN, title="Principal")
+    entry.add_to_hass(hass)
+    opened: list[PushSide] = []
+
+    async def open_push_side() -> PushSide:
+        zone = dt_util.get_default_time_zone()
+        channel = PushChannel(hass, PUSH_SERIAL, "Principal", time_zone=zone, delay=push_delay)
+        users = ChannelUsers(channel)
+        tracker = AttendanceTracker(
+            channel,
+            delivered_store(hass, entry.entry_id),
+            name="Principal",
+            users=users.known_users,
+            localize=lambda when: when.replace(tzinfo=zone),
+            publish=bus_publisher(hass, "principal", PUSH_SERIAL),
+        )
+        manager = EnrollmentManager(
+            hass, entry, channel, users, device_id="principal", on_enrolled=lambda: None
+        )
+        channel.async_add_listener(seen.events.append)
+        channel.async_add_listener(tracker.on_event)
+        channel.async_add_listener(manager.on_event)
+        await tracker.async_load()
+        await channel.async_open(hub)
+        opened.append(side := PushSide(channel, users, tracker, manager))
+        return side
+
+    yield open_push_side
+    for side in opened:
+        await side.enrollment.async_shutdown()
+        await side.channel.async_stop()
+
+
+@pytest.fixture
+async def push_side(open_push_side: Callable[[], Awaitable[PushSide]]) -> PushSide:
+    return await open_push_side()
+
+
+async def started(hass: HomeAssistant, push: PushTerminal) -> PushTerminal:
+    push.start()
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
+    return push
+
+
+async def know_user(
+    hass: HomeAssistant, side: PushSide, user_id: str, name: str = "Ana Garcia"
+) -> None:
+    """Home Assistant writes the user to the terminal: the channel knows it once answered."""
+    command_id = await side.channel.queue.async_add(lines.update_user(user_id, name=name))
+    await side.channel.queue.async_wait_finished(command_id)
+    await side.users.async_refresh_users()

@@ -16,7 +16,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.zkteco.channel import EnrollmentResult, TerminalConnectionError
+from custom_components.zkteco.channel import (
+    EnrollmentOutcome,
+    EnrollmentResult,
+    TerminalConnectionError,
+)
 from custom_components.zkteco.const import (
     DEFAULT_SCAN_INTERVAL,
     EVENT_ENROLLMENT_FINISHED,
@@ -25,13 +29,13 @@ from custom_components.zkteco.const import (
     PROTOCOL_UDP,
 )
 from custom_components.zkteco.enrollment import (
-    PRESS_TIMEOUT,
     EnrollmentBusy,
     EnrollmentManager,
     FingerAlreadyEnrolled,
     TerminalUnavailable,
     terminal_finger,
 )
+from custom_components.zkteco.pull.channel import ENROLLMENT_TIMEOUT
 from custom_components.zkteco.pull.terminal import ZKTerminal
 from zksim import PressOutcome, ZKSimulator
 from zksim.protocol import (
@@ -189,7 +193,7 @@ def press(*outcomes: PressOutcome) -> Callable[[ZKSimulator], None]:
         pytest.param(press(*[PressOutcome.DUPLICATE] * 3), "duplicate", id="duplicate"),
         pytest.param(
             press(PressOutcome.GOOD, PressOutcome.MISMATCH, PressOutcome.GOOD),
-            "failed",
+            "bad_quality",
             id="samples_do_not_merge",
         ),
         # The bad press does not count; the person gives up and the terminal times out.
@@ -346,7 +350,7 @@ async def test_terminal_that_never_reports_the_end(
     await manager.async_start("123", 1)
     simulator.reply_delay = 0.05  # the release is still under way when the unload begins
 
-    async_fire_time_changed(hass, dt_util.utcnow() + PRESS_TIMEOUT + timedelta(seconds=1))
+    async_fire_time_changed(hass, dt_util.utcnow() + ENROLLMENT_TIMEOUT + timedelta(seconds=1))
     await then(hass, init_integration)
 
     assert [finished["result"] for finished in watch.finished] == ["timeout"]
@@ -365,7 +369,7 @@ async def test_result_of_the_enrollment_before_is_ignored(
     start = hass.async_create_task(manager.async_start("123", 1))
     assert manager.active
 
-    manager.on_event(EnrollmentResult(result=6, template_size=0))
+    manager.on_event(EnrollmentResult(EnrollmentOutcome.TIMEOUT_OR_CANCELLED))
 
     assert await start == ANA
     assert watch.finished == []
@@ -511,3 +515,47 @@ async def test_already_enrolled_means_the_same_finger_on_the_terminal(
     simulator.add_template("123", 6)
     with pytest.raises(FingerAlreadyEnrolled):
         await manager.async_start("123", 1)
+
+
+OUTCOMES = [
+    (EnrollmentOutcome.SUCCESS, [], "success"),
+    (EnrollmentOutcome.DUPLICATE, [], "duplicate"),
+    (EnrollmentOutcome.ALREADY_ENROLLED, [], "already_enrolled"),
+    (EnrollmentOutcome.CAPTURE_FAILED, [], "bad_quality"),
+    (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, [], "timeout"),
+    (EnrollmentOutcome.CANCELLED, [], "cancelled"),
+    (EnrollmentOutcome.BUSY, [], "busy"),
+    (EnrollmentOutcome.USER_NOT_FOUND, [], "user_not_found"),
+    (EnrollmentOutcome.NOT_SUPPORTED, [], "not_supported"),
+    (EnrollmentOutcome.FAILED, [], "failed"),
+    # The terminal gave up right after a bad press: the press is the reason worth telling.
+    (EnrollmentOutcome.TIMEOUT_OR_CANCELLED, [PressOutcome.BAD_QUALITY], "bad_quality"),
+    (EnrollmentOutcome.FAILED, [PressOutcome.BAD_QUALITY], "bad_quality"),
+    (EnrollmentOutcome.CANCELLED, [PressOutcome.BAD_QUALITY], "cancelled"),
+    (EnrollmentOutcome.DUPLICATE, [PressOutcome.BAD_QUALITY], "duplicate"),
+]
+
+
+@pytest.mark.parametrize(("outcome", "presses", "result"), OUTCOMES)
+async def test_each_outcome_is_told(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    manager: EnrollmentManager,
+    watch: Watch,
+    outcome: EnrollmentOutcome,
+    presses: list[PressOutcome],
+    result: str,
+) -> None:
+    """Whichever transport reported it, an outcome has one state and one result.
+
+    The pull simulator cannot end an enrollment in each of these ways: handed over directly.
+    """
+    await manager.async_start("123", 1)
+    press(*presses)(simulator)
+    await watch.until(hass, lambda: len(watch.presses) == len(presses))
+
+    manager.on_event(EnrollmentResult(outcome))
+
+    assert (await watch.result(hass))["result"] == result
+    assert state_of(hass, ENROLLMENT_SENSOR) == result
+    assert_terminal_released(simulator)

@@ -19,6 +19,7 @@ from zk import ZK, const
 
 from custom_components.zkteco.pull.terminal import (
     EnrolledFinger,
+    EnrollmentOutcome,
     EnrollmentResult,
     FingerScored,
     FingerTemplate,
@@ -310,7 +311,11 @@ def test_enrollment(sim: ZKSimulator, terminal: ZKTerminal) -> None:
         sim.press_finger(PressOutcome.GOOD)
     events = wait_for_events(terminal, 5)
     size = len(sim.template_of(ANA.uid, 1).template)
-    assert events == [FingerScored(0), *[FingerScored(100)] * 3, EnrollmentResult(0, size)]
+    assert events == [
+        FingerScored(0),
+        *[FingerScored(100)] * 3,
+        EnrollmentResult(EnrollmentOutcome.SUCCESS, size),
+    ]
     terminal.end_enrollment()
     assert sim.enabled
     assert terminal.has_template(ANA.uid, 1)
@@ -320,7 +325,9 @@ def test_enrollment_cancelled(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     terminal.register_events()
     terminal.start_enrollment(ANA.user_id, 1)
     sim.cancel_enrollment()
-    assert wait_for_events(terminal, 1) == [EnrollmentResult(6, 0)]
+    assert wait_for_events(terminal, 1) == [
+        EnrollmentResult(EnrollmentOutcome.TIMEOUT_OR_CANCELLED)
+    ]
     terminal.end_enrollment()
     assert sim.enabled
 

@@ -10,16 +10,14 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
 import threading
 from unittest.mock import patch
 
 from aiohttp import ClientResponse
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, TestClient
+from pytest_homeassistant_custom_component.typing import TestClient
 
 from custom_components.zkteco.push import lines
 from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo
@@ -40,19 +38,6 @@ from .conftest import ATTLOG_LINE, PUSH_SERIAL, RecordingSink, until_terminal
 
 STRANGER = "CQUJ999999999"
 ATTLOG = f"/iclock/cdata?SN={PUSH_SERIAL}&table=ATTLOG"
-
-
-@pytest.fixture
-async def hub(hass: HomeAssistant) -> PushHub:
-    """The hub, its views on Home Assistant's server."""
-    assert await async_setup_component(hass, "http", {})
-    return async_get_push_hub(hass)
-
-
-@pytest.fixture
-async def client(hass_client_no_auth: ClientSessionGenerator, hub: PushHub) -> TestClient:
-    """Home Assistant's server, on loopback."""
-    return await hass_client_no_auth()
 
 
 @pytest.fixture
@@ -80,19 +65,6 @@ def served(
         )
     )
     return sink
-
-
-@pytest.fixture
-def make_push(
-    client: TestClient, make_push_terminal: Callable[..., PushTerminal]
-) -> Callable[..., PushTerminal]:
-    """Simulated Push K40s whose Cloud Server points at Home Assistant."""
-    return partial(make_push_terminal, f"http://127.0.0.1:{client.port}")
-
-
-@pytest.fixture
-def push(make_push: Callable[..., PushTerminal]) -> PushTerminal:
-    return make_push()
 
 
 async def send(

@@ -394,7 +394,7 @@ class AttendanceTracker:
             return
         if cursor is not None:
             self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
-        self._deliver_once(punch, users, caught_up=False)
+        self._deliver_once(punch, users, caught_up=punch.caught_up)
 
     def _deliver_once(
         self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -66,12 +66,16 @@ class TerminalUser:
 
 @dataclass(frozen=True, slots=True)
 class Punch:
-    """One attendance record, time as the terminal's wall clock shows it."""
+    """One attendance record, time as the terminal's wall clock shows it.
+
+    ``caught_up``: the terminal held it back (Home Assistant was unreachable) and sends it now.
+    """
 
     user_id: str
     timestamp: datetime
     status: int
     punch: int
+    caught_up: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +85,35 @@ class FingerScored:
     score: int
 
 
+class EnrollmentOutcome(StrEnum):
+    """How the terminal ended an enrollment, whatever code its transport used for it.
+
+    Each channel maps its own codes in one place (pull: EF_ENROLLFINGER's result; Push: the
+    ``Return`` of ``ENROLL_FP``, confirmed by the template upload).
+    """
+
+    SUCCESS = "success"
+    DUPLICATE = "duplicate"
+    """The finger is already enrolled for another user."""
+    ALREADY_ENROLLED = "already_enrolled"
+    """The user already has a template for that finger."""
+    CAPTURE_FAILED = "capture_failed"
+    """Bad presses: poor quality, or presses that do not merge."""
+    TIMEOUT_OR_CANCELLED = "timeout_or_cancelled"
+    """Nobody pressed in time, or someone cancelled on the keypad (one code for both)."""
+    CANCELLED = "cancelled"
+    BUSY = "busy"
+    USER_NOT_FOUND = "user_not_found"
+    NOT_SUPPORTED = "not_supported"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class EnrollmentResult:
-    """The terminal ended an enrollment (result 0 is success)."""
+    """The terminal ended an enrollment."""
 
-    result: int
-    template_size: int
+    outcome: EnrollmentOutcome
+    template_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +196,11 @@ class TerminalChannel(Protocol):
     @property
     def enrolling(self) -> bool:
         """Whether a poll now would disturb an enrollment (the terminal waits for a finger)."""
+
+    @property
+    def enrollment_timeout(self) -> timedelta:
+        """How long, from the start or the last press, the terminal may take to end an
+        enrollment; past it, Home Assistant declares it timed out."""
 
     def async_add_listener(self, listener: ChannelListener) -> Callable[[], None]:
         """Call ``listener`` in the event loop with every event the terminal sends."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from http import HTTPStatus
 import json
@@ -30,6 +29,7 @@ from homeassistant.helpers.event import async_call_later
 from .channel import (
     ChannelEvent,
     ConnectionLost,
+    EnrollmentOutcome,
     EnrollmentResult,
     FingerScored,
     TerminalChannel,
@@ -47,9 +47,6 @@ from .const import (
 
 PRESSES: Final = 3
 GOOD_SCORE: Final = 100
-# Longer than the terminal's own wait for a press, so the terminal normally reports the timeout;
-# this only ends an enrollment whose end the terminal never announced.
-PRESS_TIMEOUT: Final = timedelta(seconds=75)
 
 
 class EnrollmentState(StrEnum):
@@ -65,6 +62,10 @@ class EnrollmentState(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    ALREADY_ENROLLED = "already_enrolled"
+    BUSY = "busy"
+    USER_NOT_FOUND = "user_not_found"
+    NOT_SUPPORTED = "not_supported"
 
 
 WAITING_STATES: Final = (
@@ -73,9 +74,20 @@ WAITING_STATES: Final = (
     EnrollmentState.WAITING_PRESS_3,
 )
 
-# Result codes of EF_ENROLLFINGER, as the firmware reports them.
-_RESULTS: Final = {0: EnrollmentState.SUCCESS, 5: EnrollmentState.DUPLICATE}
-_RESULT_TIMEOUT_OR_CANCEL: Final = 6
+_STATES: Final = {
+    EnrollmentOutcome.SUCCESS: EnrollmentState.SUCCESS,
+    EnrollmentOutcome.DUPLICATE: EnrollmentState.DUPLICATE,
+    EnrollmentOutcome.ALREADY_ENROLLED: EnrollmentState.ALREADY_ENROLLED,
+    EnrollmentOutcome.CAPTURE_FAILED: EnrollmentState.BAD_QUALITY,
+    EnrollmentOutcome.TIMEOUT_OR_CANCELLED: EnrollmentState.TIMEOUT,
+    EnrollmentOutcome.CANCELLED: EnrollmentState.CANCELLED,
+    EnrollmentOutcome.BUSY: EnrollmentState.BUSY,
+    EnrollmentOutcome.USER_NOT_FOUND: EnrollmentState.USER_NOT_FOUND,
+    EnrollmentOutcome.NOT_SUPPORTED: EnrollmentState.NOT_SUPPORTED,
+    EnrollmentOutcome.FAILED: EnrollmentState.FAILED,
+}
+# The terminal gave up without saying why: a bad press just before is the likely reason.
+_GIVE_UPS: Final = frozenset({EnrollmentOutcome.TIMEOUT_OR_CANCELLED, EnrollmentOutcome.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,17 +357,12 @@ class EnrollmentManager:
 
     @staticmethod
     def _outcome(enrollment: _Enrollment, event: EnrollmentResult) -> EnrollmentState:
-        if event.result in _RESULTS:
-            return _RESULTS[event.result]
         # A bad press does not count: the terminal asks for it again. When it then gives up
         # (the person walked away, or the samples did not merge), the bad press is the reason
         # worth telling, so they know to clean the finger or press flatter.
-        if enrollment.last_press_bad:
+        if enrollment.last_press_bad and event.outcome in _GIVE_UPS:
             return EnrollmentState.BAD_QUALITY
-        # The terminal reports a timeout and a cancel on its keypad with the same code.
-        if event.result == _RESULT_TIMEOUT_OR_CANCEL:
-            return EnrollmentState.TIMEOUT
-        return EnrollmentState.FAILED
+        return _STATES[event.outcome]
 
     async def _async_finish(self, enrollment: _Enrollment, outcome: EnrollmentState) -> None:
         await self._async_restore()
@@ -400,7 +407,9 @@ class EnrollmentManager:
 
     def _arm_watchdog(self) -> None:
         self._disarm_watchdog()
-        self._watchdog = async_call_later(self._hass, PRESS_TIMEOUT, self._on_watchdog)
+        self._watchdog = async_call_later(
+            self._hass, self._channel.enrollment_timeout, self._on_watchdog
+        )
 
     def _disarm_watchdog(self) -> None:
         if self._watchdog is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -33,6 +33,9 @@ from .terminal import FINGERS, TerminalConfig, ZKTerminal
 from .worker import TerminalWorker
 
 CAPABILITIES: Final = frozenset({Capability.READ_LOG})
+# Longer than the terminal's own wait for a press, so the terminal normally reports the timeout;
+# this only ends an enrollment whose end the terminal never announced.
+ENROLLMENT_TIMEOUT: Final = timedelta(seconds=75)
 
 
 def terminal_config(data: dict[str, object]) -> TerminalConfig:
@@ -50,6 +53,7 @@ class PullChannel:
     """One terminal over the ZK pull protocol (port 4370)."""
 
     capabilities = CAPABILITIES
+    enrollment_timeout = ENROLLMENT_TIMEOUT
 
     def __init__(self, hass: HomeAssistant, config: TerminalConfig, name: str) -> None:
         self._worker = TerminalWorker(hass, config, name)

@@ -67,6 +67,7 @@ from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
 
 from ..channel import (
     Counters,
+    EnrollmentOutcome,
     EnrollmentResult,
     FingerScored,
     FingerTemplate,
@@ -84,6 +85,16 @@ from ..channel import (
 )
 from ..const import CONNECT_TIMEOUT, LOGGER
 
+# EF_ENROLLFINGER's result, as the firmware reports it (the old firmware's ERR_ENROLLED=2,
+# ERR_FAIL=4, ERR_REPEAT=5, ERR_CANCEL=6, and 7 busy); anything else is a plain failure.
+ENROLL_OUTCOMES: Final = {
+    0: EnrollmentOutcome.SUCCESS,
+    2: EnrollmentOutcome.ALREADY_ENROLLED,
+    4: EnrollmentOutcome.CAPTURE_FAILED,
+    5: EnrollmentOutcome.DUPLICATE,
+    6: EnrollmentOutcome.TIMEOUT_OR_CANCELLED,
+    7: EnrollmentOutcome.BUSY,
+}
 _TCP_TOP: Final = struct.Struct("<HHI")
 _HEADER: Final = struct.Struct("<4H")
 _CMD_PREPARE_BUFFER: Final = 1503
@@ -856,7 +867,7 @@ def _decode_known_event(event: int, payload: bytes) -> TerminalEvent | None:
         return FingerScored(payload[0] if payload else 0)
     if event == const.EF_ENROLLFINGER:
         result, size = struct.unpack_from("<HH", payload.ljust(4, b"\x00"))
-        return EnrollmentResult(result, size)
+        return EnrollmentResult(ENROLL_OUTCOMES.get(result, EnrollmentOutcome.FAILED), size)
     return None
 
 

@@ -8,7 +8,7 @@ the same from Home Assistant's server and from the plain listener of listener.py
 (`PushAnswer`):
 
 - `GET cdata?options=all`: the handshake (lines.handshake_answer, the terminal's time zone, the
-  poll `Delay`, the last stamps seen);
+  poll `Delay`, the last stamps seen, since a restart too: `ServedTerminal.stamps`/`on_stamp`);
 - `POST cdata?table=ATTLOG`: the punches go to the sink, which stores them durably; only when it
   has returned is the batch acknowledged `OK: <n>` (§0 item 4, P1: the terminal forgets what is
   acknowledged and re-sends what is not). If the sink raises, the answer is a refusal and the
@@ -41,7 +41,7 @@ the event loop for long.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from email.utils import formatdate
 from ipaddress import ip_address
@@ -97,6 +97,10 @@ class ServedTerminal:
     delay: int = lines.DEFAULT_DELAY
     # Only requests from this address are served, when set.
     source_address: str | None = None
+    # The stamps the terminal sent before (kept by its channel across restarts), and who keeps
+    # the ones it sends next (§1.3: handed back at the next handshake).
+    stamps: Mapping[str, str] = field(default_factory=dict)
+    on_stamp: Callable[[str, str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,7 @@ class PushHub:
     def async_add_terminal(self, terminal: ServedTerminal) -> Callable[[], None]:
         """Serve a terminal; the returned callback stops serving it."""
         self._terminals[terminal.serial] = terminal
+        self._stamps.setdefault(terminal.serial, {}).update(terminal.stamps)
 
         @callback
         def remove() -> None:
@@ -273,6 +278,8 @@ class PushHub:
             acknowledged = operations.acknowledged
         if query.stamp is not None:
             self._stamps.setdefault(terminal.serial, {})[table] = query.stamp
+            if terminal.on_stamp is not None:
+                terminal.on_stamp(table, query.stamp)
         return lines.acknowledge(acknowledged)
 
     async def _async_parse[T](self, parse: Callable[[bytes], T], body: bytes) -> T:

@@ -1,0 +1,564 @@
+"""The Push channel (push/channel.py) with a simulated Push K40 calling Home Assistant's server.
+
+An AttendanceTracker and an EnrollmentManager sit on top where they prove what users get: the
+`zkteco_attendance` events and the enrollment results. Result codes the simulator cannot make
+are posted by hand, as a terminal would post them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.zkteco.channel import (
+    EnrollmentOutcome,
+    EnrollmentResult,
+    TerminalConnectionError,
+    TerminalError,
+)
+from custom_components.zkteco.enrollment import (
+    FingerAlreadyEnrolled,
+    TerminalUnavailable,
+)
+from custom_components.zkteco.push import lines
+from custom_components.zkteco.push.channel import CONFIRM_TIMEOUT, PushChannel
+from custom_components.zkteco.push.journal import PunchJournal, journal_path
+from custom_components.zkteco.push.lines import AttLogUpload
+from custom_components.zkteco.push.server import REFUSED, PushHub, PushRequest
+from zksim import PressOutcome
+from zksim.push import PushTerminal
+
+from .conftest import (
+    HISTORY_START,
+    PUSH_SERIAL,
+    RIGHT_INDEX,
+    PushSide,
+    Seen,
+    know_user,
+    started,
+    until,
+    until_terminal,
+)
+
+# Long enough that a poll never comes between what a test does and the upload it waits for.
+SLOW_POLLS = 3600
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """The punch journal is a real file in `.storage`: one directory per test."""
+    return hass_tmp_config_dir
+
+
+async def all_delivered(hass: HomeAssistant, push: PushTerminal) -> None:
+    await until_terminal(hass, push, lambda t: t.unacknowledged["ATTLOG"] == 0)
+    await hass.async_block_till_done()
+
+
+def attlog_posts(push: PushTerminal) -> list[str]:
+    return [e.body for e in push.exchanges if "table=ATTLOG" in e.path]
+
+
+def lose_the_answer_after_storing(
+    push: PushTerminal, channel: PushChannel, *, then_unreachable: bool = False
+) -> Any:
+    """The next batch is stored, then its answer is lost (and, optionally, the terminal cannot
+    reach Home Assistant any more: it went down right after storing)."""
+    store = channel.async_store_punches
+
+    async def store_then_lose(upload: AttLogUpload) -> None:
+        await store(upload)
+        push.lose_replies = 1
+        push.unreachable = then_unreachable
+        restore.stop()
+
+    restore = patch.object(channel, "async_store_punches", store_then_lose)
+    restore.start()
+    return restore
+
+
+def punch_keys(seen: Seen) -> list[tuple[str, str]]:
+    return [(punch["user_id"], punch["time"]) for punch in seen.punches]
+
+
+# --- Punches --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("push_delay", [SLOW_POLLS])
+async def test_a_punch_fires_once_though_its_batch_is_sent_again(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
+) -> None:
+    """The answer to the batch is lost: the terminal sends it again, nothing fires twice."""
+    await started(hass, push)
+    lose_the_answer_after_storing(push, push_side.channel)
+
+    push.terminal.punch("1")
+    await all_delivered(hass, push)
+
+    assert len(attlog_posts(push)) == 2
+    assert len(seen.punches) == 1
+    assert seen.punches[0]["user_id"] == "1"
+    assert seen.punches[0]["verified_by"] == "fingerprint"
+    assert seen.punches[0]["kind"] == "check_in"
+    assert seen.punches[0]["caught_up"] is False
+
+
+@pytest.mark.parametrize("push_delay", [SLOW_POLLS])
+async def test_restart_in_the_middle_of_a_backlog(
+    hass: HomeAssistant,
+    open_push_side: Callable[[], Awaitable[PushSide]],
+    make_push: Callable[..., PushTerminal],
+    seen: Seen,
+) -> None:
+    """Home Assistant stops right after storing a batch, before its answer went out.
+
+    Started again over the same storage, it recognises the batch the terminal sends again, and
+    every punch of the backlog fires once.
+    """
+    first = await open_push_side()
+    push = make_push(batch_size=100)
+    push.terminal.add_records(300, start=HISTORY_START)
+    lose_the_answer_after_storing(push, first.channel, then_unreachable=True)
+    push.start()
+    await until_terminal(hass, push, lambda t: any(e.status is None for e in t.exchanges))
+    await first.channel.async_stop()
+
+    await open_push_side()
+    push.unreachable = False
+    await all_delivered(hass, push)
+
+    posts = attlog_posts(push)
+    assert len(posts) == 4
+    assert posts[0] == posts[1]
+    assert len(seen.punches) == 300
+    assert len(set(punch_keys(seen))) == 300
+    assert all(punch["caught_up"] for punch in seen.punches)
+
+
+async def test_punches_held_back_are_caught_up(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
+) -> None:
+    """Logged while Home Assistant was away: caught up; punched now: live."""
+    push.terminal.add_records(2, start=HISTORY_START)
+
+    await started(hass, push)
+    await all_delivered(hass, push)
+    push.terminal.punch("2")
+    await all_delivered(hass, push)
+
+    assert [punch["caught_up"] for punch in seen.punches] == [True, True, False]
+
+
+async def test_a_batch_that_cannot_be_written_is_kept_by_the_terminal(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
+) -> None:
+    """The journal cannot be written: the terminal is refused and keeps its batch, and what
+    fired fires once."""
+    await started(hass, push)
+    with patch("custom_components.zkteco.push.journal.os.fsync", side_effect=OSError("full")):
+        push.terminal.punch("1")
+        await until_terminal(hass, push, lambda t: len(attlog_posts(t)) >= 1)
+        assert push.unacknowledged["ATTLOG"] == 1
+    await all_delivered(hass, push)
+
+    assert len(seen.punches) == 1
+
+
+async def test_stamps_are_handed_back_after_a_restart(
+    hass: HomeAssistant, open_push_side: Callable[[], Awaitable[PushSide]], push: PushTerminal
+) -> None:
+    first = await open_push_side()
+    push.terminal.add_records(3)
+    await started(hass, push)
+    await all_delivered(hass, push)
+    await hass.async_add_executor_job(push.stop)
+    await first.channel.async_stop()
+
+    # A new Home Assistant: a new hub, which never saw the terminal.
+    hub = PushHub(hass)
+    channel = PushChannel(hass, PUSH_SERIAL, "Principal", time_zone=dt_util.UTC)
+    await channel.async_open(hub)
+    answer = await hub.async_handle(
+        PushRequest("GET", "/iclock/cdata", {"SN": PUSH_SERIAL, "options": "all"})
+    )
+    await channel.async_stop()
+
+    assert "\nATTLOGStamp=3\n" in answer.text
+    assert "\nStamp=3\n" in answer.text
+
+
+# --- What the terminal says about itself ----------------------------------------------------
+
+
+async def test_counts_and_firmware_survive_a_restart(
+    hass: HomeAssistant,
+    hub: PushHub,
+    open_push_side: Callable[[], Awaitable[PushSide]],
+    push: PushTerminal,
+) -> None:
+    """Known from the terminal's options and INFO, shown after a restart before it says again."""
+    first = await open_push_side()
+    assert first.channel.info.serial_number == PUSH_SERIAL
+    assert first.channel.info.firmware == ""
+    push.terminal.add_template("1", 5)
+    await started(hass, push)
+    await hass.async_add_executor_job(push.stop)
+    await first.channel.async_stop()
+
+    again = await open_push_side()
+    await hub.async_handle(PushRequest("GET", "/iclock/ping", {"SN": PUSH_SERIAL}))
+    polled = await again.channel.async_poll(lambda _counters: True)
+
+    assert again.channel.info.firmware == push.device_info()["FWVersion"]
+    assert polled.counters.users == 3
+    assert polled.counters.fingers == 1
+
+
+async def test_connectivity_follows_the_polls(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, freezer: FrozenDateTimeFactory
+) -> None:
+    """Never called since Home Assistant started, or silent for longer than 3 polls: not
+    connected. The entry still loads without the terminal."""
+    with pytest.raises(TerminalConnectionError, match="has not called"):
+        await push_side.channel.async_poll(lambda _counters: False)
+    assert push_side.channel.realtime is None
+
+    await started(hass, push)
+    await hass.async_add_executor_job(push.stop)
+    polled = await push_side.channel.async_poll(lambda _counters: False)
+    assert push_side.channel.realtime is True
+    assert polled.clock.tzinfo is None
+    assert set(push_side.channel.contacts) >= {"cdata", "getrequest"}
+
+    freezer.tick(push_side.channel.contact_timeout + timedelta(seconds=1))
+    with pytest.raises(TerminalConnectionError, match="last called"):
+        await push_side.channel.async_poll(lambda _counters: False)
+
+
+# --- Enrollment -----------------------------------------------------------------------------
+
+
+async def press_three_times(hass: HomeAssistant, push: PushTerminal) -> None:
+    """Once the terminal shows its capture screen (it took the command a moment before)."""
+    await until_terminal(hass, push, lambda t: t.terminal.enrolling)
+    for _ in range(3):
+        push.terminal.press_finger(PressOutcome.GOOD)
+
+
+async def test_three_presses_enroll_the_finger(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
+) -> None:
+    """The result is success once the template upload for that PIN and finger arrived."""
+    await started(hass, push)
+    await know_user(hass, push_side, "1")
+    before = await push_side.channel.async_poll(lambda _counters: False)
+
+    await push_side.enrollment.async_start("1", 1)
+    assert push_side.channel.enrolling
+    await press_three_times(hass, push)
+    await until_terminal(hass, push, lambda t: t.unacknowledged["OPERLOG"] == 0 and t.results)
+    await hass.async_block_till_done()
+
+    assert seen.finished == ["success"]
+    assert seen.results[0].template_size > 0
+    after = await push_side.channel.async_poll(lambda _counters: False)
+    assert after.counters.fingers == before.counters.fingers + 1
+    assert not push_side.channel.enrolling
+    (ana,) = [user for user in await push_side.channel.async_read_users() if user.user_id == "1"]
+    assert await push_side.channel.async_enrolled_fingers(ana) == {RIGHT_INDEX}
+
+
+async def hand(hub: PushHub, method: str, endpoint: str, body: str = "", **query: str) -> str:
+    """A request as a terminal sends it, written by hand."""
+    request = PushRequest(
+        method, f"/iclock/{endpoint}", {"SN": PUSH_SERIAL, **query}, body.encode()
+    )
+    return (await hub.async_handle(request)).text
+
+
+async def queued_enrollment(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
+) -> asyncio.Task[dict[str, Any]]:
+    """User 1 known from the terminal's upload, the enrollment of its finger 1 queued."""
+    await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
+    start = hass.async_create_task(push_side.enrollment.async_start("1", 1))
+    await until(lambda: bool(push_side.channel.queue.pending))
+    return start
+
+
+async def hand_started_enrollment(hass: HomeAssistant, hub: PushHub, push_side: PushSide) -> str:
+    """User 1 known from the terminal's upload, the enrollment of its finger 1 taken by a poll:
+    the command's id."""
+    await hand(hub, "GET", "cdata", options="all")
+    start = await queued_enrollment(hass, hub, push_side)
+    command = await hand(hub, "GET", "getrequest")
+    await start
+    assert command.startswith("C:")
+    assert "ENROLL_FP PIN=1\tFID=6\tRETRY=3\tOVERWRITE=0" in command
+    return command.split(":")[1]
+
+
+FP_UPLOAD = ("OPERLOG", "FP PIN=1\tFID=6\tSize=8\tValid=1\tTMP=AAAAAAAA\n")
+BIODATA_UPLOAD = ("BIODATA", "BIODATA Pin=1\tNo=6\tIndex=0\tValid=1\tDuress=0\tType=1\tTmp=AAAA\n")
+OPLOG_UPLOAD = ("OPERLOG", "OPLOG 6\t0\t2026-12-03 10:00:00\t1\t6\t602\t0\n")
+OTHER_FINGER = ("OPERLOG", "FP PIN=1\tFID=5\tSize=8\tValid=1\tTMP=AAAAAAAA\n")
+
+
+@pytest.mark.parametrize(
+    ("before", "code", "after", "result"),
+    [
+        ([], 0, [FP_UPLOAD], "success"),
+        ([], 0, [BIODATA_UPLOAD], "success"),
+        ([], 0, [OPLOG_UPLOAD], "success"),
+        ([FP_UPLOAD], 0, [], "success"),
+        ([OTHER_FINGER], 0, [], None),  # still waiting for its own template
+        ([], 2, [], "already_enrolled"),
+        ([], 4, [], "bad_quality"),
+        ([], 5, [], "duplicate"),
+        ([], 6, [], "timeout"),
+        ([], 7, [], "busy"),
+        ([], -1005, [], "busy"),
+        ([], -10, [], "user_not_found"),
+        ([], -1002, [], "not_supported"),
+        ([], -1003, [], "timeout"),
+        ([], -1, [], "failed"),
+    ],
+)
+async def test_each_result_of_the_terminal(
+    hass: HomeAssistant,
+    hub: PushHub,
+    push_side: PushSide,
+    seen: Seen,
+    before: list[tuple[str, str]],
+    code: int,
+    after: list[tuple[str, str]],
+    result: str | None,
+) -> None:
+    """`Return=0` is success with the template upload for that PIN and finger, in either order."""
+    command_id = await hand_started_enrollment(hass, hub, push_side)
+
+    for table, body in before:
+        await hand(hub, "POST", "cdata", body, table=table)
+    await hand(hub, "POST", "devicecmd", f"ID={command_id}&Return={code}&CMD=ENROLL_FP\n")
+    for table, body in after:
+        await hand(hub, "POST", "cdata", body, table=table)
+    await hass.async_block_till_done()
+
+    assert seen.finished == ([result] if result else [])
+    assert push_side.channel.enrolling is (result is None)
+
+
+async def test_no_template_after_return_0_is_a_failure(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal, seen: Seen
+) -> None:
+    """The terminal answers 0 and uploads nothing (§1.9): failed once the wait is over."""
+    await started(hass, push)
+    await know_user(hass, push_side, "1")
+    push.drop_template_upload = True
+
+    await push_side.enrollment.async_start("1", 1)
+    await press_three_times(hass, push)
+    await until_terminal(hass, push, lambda t: any(r.cmd == "ENROLL_FP" for r in t.results))
+    await until_terminal(hass, push, lambda t: all(r.acknowledged for r in t.results))
+    await hass.async_block_till_done()
+    assert seen.finished == []
+
+    async_fire_time_changed(hass, dt_util.utcnow() + CONFIRM_TIMEOUT + timedelta(seconds=1))
+    await hass.async_block_till_done()
+
+    assert seen.finished == ["failed"]
+    assert seen.results == [EnrollmentResult(EnrollmentOutcome.FAILED)]
+
+
+@pytest.mark.parametrize("push_delay", [0])
+async def test_a_terminal_that_does_not_poll_in_time(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide, seen: Seen
+) -> None:
+    """The enrollment is withdrawn (never delivered later) and the request fails."""
+    await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
+
+    with (
+        patch("custom_components.zkteco.push.channel.ENROLL_DELIVERY_MIN", timedelta(0)),
+        pytest.raises(TerminalUnavailable) as err,
+    ):
+        await push_side.enrollment.async_start("1", 1)
+
+    assert "did not poll" in str(err.value.__cause__)
+    assert push_side.channel.queue.pending == ()
+    assert await hand(hub, "GET", "getrequest") == "OK"
+    assert not push_side.channel.enrolling
+    assert seen.finished == []
+
+
+async def test_cancelled_before_the_terminal_took_it(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide, seen: Seen
+) -> None:
+    start = await queued_enrollment(hass, hub, push_side)
+
+    await push_side.enrollment.async_cancel()
+
+    with pytest.raises(TerminalUnavailable):
+        await start
+    assert await hand(hub, "GET", "getrequest") == "OK"
+    assert seen.finished == ["cancelled"]
+
+
+async def test_enrollments_queued_before_a_restart_are_withdrawn(
+    hass: HomeAssistant, hub: PushHub, open_push_side: Callable[[], Awaitable[PushSide]]
+) -> None:
+    """Nobody waits at the terminal for them any more; other commands still go out."""
+    first = await open_push_side()
+    await first.channel.queue.async_add(lines.enroll_fp("1", 6))
+    await first.channel.queue.async_add(lines.Command.INFO)
+    await first.channel.async_stop()
+
+    await open_push_side()
+
+    assert (await hand(hub, "GET", "getrequest")).endswith(":INFO\n")
+
+
+async def test_a_finger_seen_uploaded_is_refused_at_once(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
+) -> None:
+    await hand(hub, "POST", "cdata", "USER PIN=1\tName=Ana\tPri=0\n", table="OPERLOG")
+    await hand(hub, "POST", "cdata", FP_UPLOAD[1], table="OPERLOG")
+
+    with pytest.raises(FingerAlreadyEnrolled):
+        await push_side.enrollment.async_start("1", 1)
+    assert push_side.channel.queue.pending == ()
+
+
+async def test_users_home_assistant_wrote_or_deleted(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal
+) -> None:
+    await started(hass, push)
+    await know_user(hass, push_side, "2")
+    assert [user.name for user in await push_side.channel.async_read_users()] == ["Ana Garcia"]
+
+    command_id = await push_side.channel.queue.async_add(lines.delete_user("2"))
+    await push_side.channel.queue.async_wait_finished(command_id)
+
+    assert await push_side.channel.async_read_users() == []
+
+
+# --- Other commands -------------------------------------------------------------------------
+
+
+async def test_restart_clock_and_door(
+    hass: HomeAssistant, push_side: PushSide, push: PushTerminal
+) -> None:
+    """REBOOT restarts it; CHECK makes it handshake again (its clock comes from that answer);
+    AC_UNLOCK, which this terminal does not know, is an error."""
+    await started(hass, push)
+
+    await push_side.channel.async_write_clock(dt_util.now)
+    await until_terminal(hass, push, lambda t: t.handshakes >= 2)
+    await push_side.channel.async_restart()
+    await until_terminal(hass, push, lambda t: t.reboots == 1)
+    with pytest.raises(TerminalError, match="not_supported"):
+        await push_side.channel.async_unlock(3)
+
+
+@pytest.mark.parametrize("push_delay", [0])
+async def test_a_command_nobody_takes(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide
+) -> None:
+    """No poll within the bound: withdrawn, and the action fails."""
+    with (
+        patch("custom_components.zkteco.push.channel.ENROLL_DELIVERY_MIN", timedelta(0)),
+        patch("custom_components.zkteco.push.channel.ANSWER_TIMEOUT", timedelta(0)),
+        pytest.raises(TerminalConnectionError, match="did not answer REBOOT"),
+    ):
+        await push_side.channel.async_restart()
+
+    assert await hand(hub, "GET", "getrequest") == "OK"
+
+
+# --- What is kept -----------------------------------------------------------------------------
+
+
+async def test_the_journal_stays_bounded(hass: HomeAssistant) -> None:
+    """Past twice its bound it is compacted to the newest keys; a line a crash cut short is
+    dropped, and the next one does not join it."""
+    with patch("custom_components.zkteco.push.journal.REMEMBERED", 3):
+        journal = PunchJournal(hass, PUSH_SERIAL)
+        await journal.async_load()
+        for key in "abcdefg":
+            journal.add([key])
+            await journal.async_flush()
+        path = journal_path(hass, PUSH_SERIAL)
+        await hass.async_add_executor_job(partial(path.write_text, "e\nf\ng\nh", "utf-8"))
+
+        again = PunchJournal(hass, PUSH_SERIAL)
+        await again.async_load()
+        again.add(["i"])
+        await again.async_flush()
+        text = await hass.async_add_executor_job(partial(path.read_text, "utf-8"))
+
+    assert [key in again for key in "defghi"] == [False, False, True, True, False, True]
+    assert text == "e\nf\ng\ni\n"
+
+
+async def test_stores_removed_with_the_entry(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    push_side: PushSide,
+    push: PushTerminal,
+) -> None:
+    push.terminal.add_records(1, start=HISTORY_START)
+    await started(hass, push)
+    await all_delivered(hass, push)
+    await hass.async_add_executor_job(push.stop)
+    await push_side.channel.async_stop()
+    assert await hass.async_add_executor_job(journal_path(hass, PUSH_SERIAL).exists)
+
+    await PushChannel.async_remove_stores(hass, PUSH_SERIAL)
+
+    assert not await hass.async_add_executor_job(journal_path(hass, PUSH_SERIAL).exists)
+    assert not [key for key in hass_storage if PUSH_SERIAL in key]
+
+
+async def test_a_request_cut_off_midway_still_delivers_its_batch(
+    hass: HomeAssistant, push_side: PushSide, seen: Seen
+) -> None:
+    """A batch is remembered before its punches fire: if the request is cancelled while they
+    fire (the terminal hung up), they still all fire, and the batch sent again fires none."""
+    body = "".join(
+        f"{n}\t{HISTORY_START + timedelta(minutes=n):%Y-%m-%d %H:%M:%S}\t0\t1\t0\t0\t0\n"
+        for n in range(1, 121)
+    ).encode()
+    upload = lines.parse_attlog(body)
+    storing = hass.async_create_task(push_side.channel.async_store_punches(upload))
+    await until(lambda: bool(seen.punches))
+    storing.cancel()
+    await hass.async_block_till_done()
+
+    await push_side.channel.async_store_punches(upload)
+
+    assert len(seen.punches) == 120
+
+
+async def test_only_the_address_it_is_restricted_to(hass: HomeAssistant, hub: PushHub) -> None:
+    channel = PushChannel(
+        hass, PUSH_SERIAL, "Principal", time_zone=dt_util.UTC, source_address="192.0.2.7"
+    )
+    await channel.async_open(hub)
+
+    def poll_from(remote: str) -> PushRequest:
+        return PushRequest("GET", "/iclock/getrequest", {"SN": PUSH_SERIAL}, remote=remote)
+
+    assert (await hub.async_handle(poll_from("192.0.2.8"))).text == REFUSED
+    assert channel.last_contact is None
+    assert (await hub.async_handle(poll_from("192.0.2.7"))).text == "OK"
+    assert channel.last_contact is not None
+    await channel.async_stop()
