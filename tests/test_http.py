@@ -22,12 +22,13 @@ from syrupy.assertion import SnapshotAssertion
 import yaml
 
 import custom_components.zkteco
+from custom_components.zkteco.channel import TerminalNotSupportedError
 from custom_components.zkteco.enrollment import EnrollmentError
-from custom_components.zkteco.http import JSON, EnrollFingerView
-from custom_components.zkteco.pull.channel import terminal_config
-from zksim import ZKSimulator
+from custom_components.zkteco.http import JSON, EnrollFingerView, FingerView, UsersView, UserView
+from custom_components.zkteco.pull.channel import PullChannel, terminal_config
+from zksim import ZKSimulator, protocol as p
 
-from .conftest import add_unreachable_terminal
+from .conftest import BOTH_PROTOCOLS, RIGHT_THUMB, add_unreachable_terminal
 
 # The user's API document, as they gave it: the contract these tests hold the view to.
 API_DOCUMENT = (Path(__file__).parent / "fixtures" / "enroll_finger_api.txt").read_text()
@@ -51,7 +52,21 @@ TRANSLATIONS = Path(custom_components.zkteco.__file__).parent / "translations"
 PATHS = [DOCUMENT_PATH, f"/api/zkteco{DOCUMENT_PATH}"]
 ANA = "/devices/principal/users/123/enroll-finger"
 # Errors of the actions and the dashboard only: no REST client can get them.
-ACTION_ONLY_ERRORS = {"no_user_selected"}
+ACTION_ONLY_ERRORS = {
+    "no_user_selected",
+    "confirm_required",
+    "attendance_undelivered",
+    "no_fingerprints",
+    "copy_failed",
+    "value_empty",
+    "value_too_long",
+    "value_control_character",
+    "value_not_encodable",
+    "value_not_digits",
+    "value_out_of_range",
+    "value_repeated",
+}
+VIEWS = [EnrollFingerView, UsersView, UserView, FingerView]
 
 
 async def post(client: Any, body: bytes | None, path: str = ANA) -> tuple[ClientResponse, str]:
@@ -342,22 +357,250 @@ def test_every_error_has_a_message(language: str) -> None:
     assert codes <= set(translations)
 
 
-def test_openapi_describes_the_view() -> None:
-    """openapi.yaml names the view's paths, the document's answer and every error code."""
+def test_openapi_describes_the_views() -> None:
+    """openapi.yaml names the views' paths and methods, the document's answer and every error
+    code."""
     spec = yaml.safe_load((Path(__file__).parents[1] / "openapi.yaml").read_text())
     responses = spec["components"]["responses"]
     status_of = {error.code: error.status for error in _all_subclasses(EnrollmentError)}
     documented: set[str] = set()
 
-    assert set(spec["paths"]) == {EnrollFingerView.url, *EnrollFingerView.extra_urls}
+    assert {path: set(spec["paths"][path]) for path in spec["paths"]} == {
+        path: {method for method in ("get", "post", "delete") if hasattr(view, method)}
+        for view in VIEWS
+        for path in (view.url, *view.extra_urls)
+    }
     for path in spec["paths"].values():
-        for status, reference in path["post"]["responses"].items():
+        (operation,) = path.values()
+        for status, reference in operation["responses"].items():
             content = responses[reference["$ref"].rsplit("/", 1)[1]]["content"][JSON]
             if status == "200":
-                assert content["example"] == json.loads(DOCUMENT_RESPONSE)
+                if "post" in path:
+                    assert content["example"] == json.loads(DOCUMENT_RESPONSE)
                 continue
             codes = content["schema"]["allOf"][1]["properties"]["error"]["enum"]
             assert {status_of[code] for code in codes} == {int(status)}
             assert content["example"]["error"] in codes
             documented.update(codes)
     assert documented == set(status_of) - ACTION_ONLY_ERRORS
+
+
+# -- The terminal's people, in the document's style ----------------------------------------------
+
+USERS = "/devices/principal/users"
+LUIS_THUMB = f"{USERS}/7/fingers/0"
+
+
+async def call(client: Any, method: str, path: str) -> tuple[ClientResponse, dict[str, Any]]:
+    response = await client.request(method, path)
+    assert response.content_type == "application/json"
+    return response, json.loads(await response.text())
+
+
+@BOTH_PROTOCOLS
+@pytest.mark.parametrize("prefix", ["", "/api/zkteco"])
+async def test_users(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    prefix: str,
+) -> None:
+    """The users with the document's finger numbers and names; no card number unless asked."""
+    simulator.add_user("123", "Ana Garcia", password="1234", card=4242)
+
+    response, answer = await call(await hass_client(), "GET", prefix + USERS)
+
+    assert response.status == HTTPStatus.OK
+    assert answer == {
+        "success": True,
+        "message": "Usuarios leídos del dispositivo.",
+        "data": {
+            "device_id": "principal",
+            "users": [
+                {
+                    "user_id": "123",
+                    "name": "Ana Garcia",
+                    "privilege": "user",
+                    "has_card": True,
+                    "fingers": [],
+                },
+                {
+                    "user_id": "7",
+                    "name": "Luis Perez",
+                    "privilege": "admin",
+                    "has_card": False,
+                    "fingers": [{"finger_index": 0, "finger_name": "Pulgar derecho"}],
+                },
+            ],
+        },
+    }
+
+
+async def test_one_user_with_card_number(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    simulator.add_user("123", "Ana Garcia", card=4242)
+
+    response, answer = await call(
+        await hass_client(), "GET", f"/api/zkteco{USERS}/123?include_card=true"
+    )
+
+    assert response.status == HTTPStatus.OK
+    assert answer["message"] == "Usuario leído del dispositivo."
+    assert answer["data"] == {
+        "device_id": "principal",
+        "user_id": "123",
+        "name": "Ana Garcia",
+        "privilege": "user",
+        "has_card": True,
+        "card": 4242,
+        "fingers": [],
+    }
+
+
+@BOTH_PROTOCOLS
+@pytest.mark.parametrize("prefix", ["", "/api/zkteco"])
+async def test_delete_finger(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    prefix: str,
+) -> None:
+    """The document's finger 0 is the terminal's right thumb (its number 5)."""
+    response, answer = await call(await hass_client(), "DELETE", prefix + LUIS_THUMB)
+
+    assert response.status == HTTPStatus.OK
+    assert answer == {
+        "success": True,
+        "message": "Huella eliminada del dispositivo.",
+        "data": {
+            "user_id": "7",
+            "device_id": "principal",
+            "finger_index": 0,
+            "finger_name": "Pulgar derecho",
+        },
+    }
+    assert simulator.templates == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/devices/almacen/users", HTTPStatus.NOT_FOUND, "device_not_found"),
+        ("GET", f"{USERS}/999", HTTPStatus.NOT_FOUND, "user_not_found"),
+        ("DELETE", f"{USERS}/999/fingers/0", HTTPStatus.NOT_FOUND, "user_not_found"),
+        ("DELETE", f"{USERS}/123/fingers/1", HTTPStatus.NOT_FOUND, "finger_not_enrolled"),
+        ("DELETE", f"{USERS}/7/fingers/10", HTTPStatus.BAD_REQUEST, "invalid_finger_index"),
+        ("DELETE", f"{USERS}/7/fingers/pulgar", HTTPStatus.BAD_REQUEST, "invalid_finger_index"),
+        ("DELETE", f"{USERS}/7/fingers/-1", HTTPStatus.BAD_REQUEST, "invalid_finger_index"),
+    ],
+)
+async def test_users_refused(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    method: str,
+    path: str,
+    status: HTTPStatus,
+    code: str,
+) -> None:
+    response, answer = await call(await hass_client(), method, path)
+
+    assert response.status == status
+    assert refusal(json.dumps(answer))["error"] == code
+    assert simulator.has_template("7", RIGHT_THUMB)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", USERS), ("DELETE", LUIS_THUMB)])
+async def test_users_for_administrators_only(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    hass_client_no_auth: ClientSessionGenerator,
+    non_admin_token: str,
+    method: str,
+    path: str,
+) -> None:
+    """401 without a token, 403 for a non-administrator; the terminal is not asked."""
+    simulator.reset_stats()
+
+    anonymous, answer = await call(await hass_client_no_auth(), method, path)
+    assert anonymous.status == HTTPStatus.UNAUTHORIZED
+    assert refusal(json.dumps(answer))["error"] == "unauthorized"
+    forbidden, answer = await call(await hass_client(non_admin_token), method, path)
+    assert forbidden.status == HTTPStatus.FORBIDDEN
+    assert refusal(json.dumps(answer))["error"] == "admin_required"
+    assert simulator.commands == []
+
+
+@BOTH_PROTOCOLS
+@pytest.mark.usefixtures("short_timeout")
+@pytest.mark.parametrize("fault", ["dropped_commands", "lost_replies"])
+async def test_delete_finger_dropped_mid_way(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    fault: str,
+) -> None:
+    """500 write_uncertain: the client is told the finger may or may not be gone."""
+    setattr(simulator, fault, {p.CMD_DEL_USER_TEMP, p.CMD_DELETE_USERTEMP})
+
+    response, answer = await call(await hass_client(), "DELETE", LUIS_THUMB)
+
+    assert response.status == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert refusal(json.dumps(answer))["error"] == "write_uncertain"
+    assert answer["message"].startswith(
+        "The terminal stopped answering after the change was sent: it may or may not have been"
+    )
+    assert simulator.has_template("7", RIGHT_THUMB) is (fault == "dropped_commands")
+
+
+async def test_not_supported_by_the_connection(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    with patch.object(
+        PullChannel, "async_read_people", side_effect=TerminalNotSupportedError("no")
+    ):
+        response, answer = await call(await hass_client(), "GET", USERS)
+
+    assert response.status == HTTPStatus.NOT_IMPLEMENTED
+    assert refusal(json.dumps(answer))["error"] == "not_supported"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "include_card=yes",
+        "include_card=True",
+        "include_card=true&include_card=false",
+        "include_cards=true",
+        "=",
+    ],
+)
+async def test_query_is_include_card_true_or_false(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    query: str,
+) -> None:
+    """A misspelt parameter or value would silently leave the card numbers out: refused (found
+    by the fuzzer)."""
+    simulator.reset_stats()
+
+    response, answer = await call(await hass_client(), "GET", f"{USERS}?{query}")
+
+    assert response.status == HTTPStatus.BAD_REQUEST
+    assert refusal(json.dumps(answer))["error"] == "invalid_query"
+    assert simulator.commands == []

@@ -10,8 +10,8 @@ but re-sends what was not acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -239,3 +239,97 @@ class TerminalChannel(Protocol):
 
     async def async_stop(self) -> None:
         """Close the channel; nothing is sent or emitted after."""
+
+    async def async_write_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        card: int | None = None,
+        password: str | None = None,
+    ) -> TerminalUser:
+        """Add the user, or change what is given and keep the rest; returns the user as written.
+
+        ``card`` 0 and ``password`` "" remove them. A value the terminal cannot store raises
+        TerminalInputError before anything is written.
+        """
+
+    async def async_delete_user(self, user_id: str) -> None:
+        """Delete the user and their fingerprints (TerminalUnknownUserError: there is none)."""
+
+    async def async_delete_finger(self, user_id: str, finger: int) -> bool:
+        """Delete one finger (the terminal's own number); False when the user has none there."""
+
+    async def async_read_people(self) -> list[Person]:
+        """Every user, with the fingers they have a template for (never the templates)."""
+
+    async def async_clear_attendance(self, delivered: int) -> None:
+        """Clear the attendance log, which must hold the ``delivered`` punches and no more.
+
+        TerminalUndeliveredError when it holds others: nothing is cleared.
+        """
+
+    async def async_read_templates(self, user_id: str) -> list[FingerTemplate]:
+        """The user's templates, finger by finger; they are kept in memory only."""
+
+    async def async_write_templates(
+        self, user_id: str, templates: Collection[FingerTemplate]
+    ) -> None:
+        """Store these fingers for an existing user, replacing them; the others are kept."""
+
+
+# What the management actions may meet. A write that raises TerminalWriteUncertainError is not
+# sent again: only reading the terminal tells whether it was carried out.
+
+
+class TerminalRefusedError(TerminalError):
+    """The terminal answered a command with an error."""
+
+
+class TerminalInputError(TerminalError):
+    """A value the terminal cannot store; refused before anything was written.
+
+    ``problem`` is one of: empty, too_long, control_character, not_encodable, not_digits,
+    out_of_range, repeated.
+    """
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
+class TerminalUnknownUserError(TerminalError):
+    """The terminal has no user with this user id."""
+
+
+class TerminalWriteUncertainError(TerminalConnectionError):
+    """The connection broke after a write was sent: it may or may not have been carried out."""
+
+
+class TerminalUndeliveredError(TerminalError):
+    """The terminal holds punches that were not delivered yet: its log was not cleared."""
+
+
+class TerminalNotSupportedError(TerminalError):
+    """The way this terminal is connected cannot do what was asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user and the fingers (the terminal's own numbers) they have a template for."""
+
+    user: TerminalUser
+    fingers: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class FingerTemplate:
+    """One finger's template (the terminal's own number), for copying it to another terminal.
+
+    It stays in memory: never in a repr, a log, state or an event.
+    """
+
+    finger: int
+    template: bytes = field(repr=False)

@@ -1,9 +1,10 @@
 """Bad input, tried for real: openapi.yaml drives schemathesis against the running hass.
 
-Each generated request goes to the real endpoint with the administrator's token (schemathesis's
-negative cases also try it without one). Whatever it holds, the answer is one the document
-lists, JSON with `success` and `message`, a 500 only from the terminal that is switched off, and
-the terminal is left enabled and not enrolling.
+Each generated request goes to the real endpoints (enroll-finger, the users, deleting a finger)
+with the administrator's token (schemathesis's negative cases also try it without one). Whatever
+it holds, the answer is one the document lists, JSON with `success` and `message`, a 500 only
+from the terminal that is switched off, and the terminal is left enabled and not enrolling, its
+enrolled finger put back when a case deleted it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from custom_components.zkteco.enrollment import terminal_finger
 from zksim import ZKSimulator
 
 from .conftest import (
@@ -45,8 +47,9 @@ pytestmark = pytest.mark.e2e
 SCHEMA = schemathesis.openapi.from_path(Path(__file__).parents[2] / "openapi.yaml")
 DOCUMENTED_STATUSES = {
     int(status)
-    for operation in SCHEMA.raw_schema["paths"].values()
-    for status in operation["post"]["responses"]
+    for path in SCHEMA.raw_schema["paths"].values()
+    for operation in path.values()
+    for status in operation["responses"]
 }
 CHECKS = [
     status_code_conformance,
@@ -86,19 +89,32 @@ def fully_unquoted(text: str) -> str:
     return text
 
 
+def texts(value: object) -> Iterator[str]:
+    """Every key and value of a generated query, however nested, as text."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from texts(item)
+    else:
+        yield str(value)
+
+
 def refused_by_home_assistant(case: Case[Any]) -> bool:
     """Whether Home Assistant's own HTTP layer answers before any view, in plain text.
 
-    Its security filter refuses control characters and exploit patterns (400); ids that are no
-    path segment ("", ".", "..") lead to no route (404). openapi.yaml does not exclude them.
+    Its security filter refuses control characters and exploit patterns in the path and the
+    query (400); ids that are no path segment ("", ".", "..") lead to no route (404).
+    openapi.yaml does not exclude them.
     """
     # Schemathesis keeps the ids percent-encoded, as they go on the wire.
     ids = [fully_unquoted(value) for value in case.path_parameters.values()]
-    return any(
-        value in ("", ".", "..")
-        or FILTERS.search(value)
-        or any(byte in value for byte in UNSAFE_URL_BYTES)
-        for value in ids
+    query = list(texts(case.query or {}))
+    return any(value in ("", ".", "..") for value in ids) or any(
+        FILTERS.search(value) or any(byte in value for byte in UNSAFE_URL_BYTES)
+        for value in ids + query
     )
 
 
@@ -115,17 +131,37 @@ def check_answer(case: Case[Any], response: Response, headers: dict[str, str]) -
     answer = response.json()
     assert isinstance(answer["success"], bool)
     assert isinstance(answer["message"], str)
-    if answer["success"]:  # what was asked for, not just any enrollment
-        body = cast(dict[str, Any], case.body)  # it was accepted: a JSON object
-        asked = {**case.path_parameters, "finger_index": body["finger_index"]}
-        assert {key: answer["data"][key] for key in asked} == asked
+    if answer["success"]:  # what was asked for, not just anything
+        assert {key: answer["data"][key] for key in asked(case)} == asked(case)
     case.validate_response(response, checks=CHECKS, headers=headers)
 
 
-def end_enrollment(live_hass: LiveHass, sim: ZKSimulator, response: Response) -> None:
-    """Cancel what a case started, as a client would; the terminal must be usable again."""
-    if response.status_code == 200:
+def asked(case: Case[Any]) -> dict[str, Any]:
+    """What a successful answer's data must be about: the path's ids and the finger."""
+    ids = {
+        key: fully_unquoted(value)
+        for key, value in case.path_parameters.items()
+        if f"{{{key}}}" in case.operation.path  # the known targets name a user for every path
+    }
+    if case.method == "POST":  # it was accepted: a JSON object
+        return {**ids, "finger_index": cast(dict[str, Any], case.body)["finger_index"]}
+    if "finger_index" in ids:
+        return {**ids, "finger_index": int(ids["finger_index"])}
+    return ids
+
+
+def restore_terminal(
+    live_hass: LiveHass, sim: ZKSimulator, case: Case[Any], response: Response
+) -> None:
+    """Undo what a case did, as a client would: cancel an enrollment, put a deleted finger back.
+
+    The terminal must be usable again, and as the other tests expect it.
+    """
+    if response.status_code == 200 and case.method == "POST":
         run_api(live_hass, lambda api: cancel_enrollment(api, live_hass.token))
+    if response.status_code == 200 and case.method == "DELETE":
+        data = response.json()["data"]
+        sim.add_template(data["user_id"], terminal_finger(data["finger_index"]))
     assert sim.wait_for(lambda terminal: terminal.enabled and not terminal.enrolling)
 
 
@@ -154,6 +190,6 @@ def test_any_request_gets_a_documented_answer(
         try:
             check_answer(case, response, headers)
         finally:
-            end_enrollment(live_hass, sim, response)
+            restore_terminal(live_hass, sim, case, response)
 
     request_once()

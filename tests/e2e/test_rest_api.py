@@ -1,4 +1,4 @@
-"""The enroll-finger REST endpoint on a real hass, called the way the API document's clients do."""
+"""The REST endpoints on a real hass, called the way the API document's clients do."""
 
 from __future__ import annotations
 
@@ -12,19 +12,23 @@ from typing import Any
 import pytest
 from zk import const
 
-from devtools.hass_runner import HassWebSocket
+from custom_components.zkteco.enrollment import terminal_finger
+from devtools.hass_runner import HassWebSocket, TerminalConfig
 from zksim import ZKSimulator
 
 from .conftest import (
     DEVICE_ID,
     ENROLLED_FINGER,
+    ENROLLED_FINGER_ON_TERMINAL,
     ENROLLED_USER_ID,
     TERMINAL_TIMEOUT,
     USER_ID,
     Answer,
     Client,
+    LiveHass,
     enroll_path,
     next_event_data,
+    run_api,
 )
 
 pytestmark = pytest.mark.e2e
@@ -217,3 +221,131 @@ async def test_unreachable_terminal_answers_500(
     assert refusal(answer, 500) == "device_error"
     assert terminal.enabled
     assert not terminal.enrolling
+
+
+# -- The users, in the document's style ----------------------------------------------------------
+
+USERS_PATH = f"/devices/{DEVICE_ID}/users"
+
+
+async def request(client: Client, method: str, path: str, token: str | None = "admin") -> Answer:
+    """Any method as a client of the document writes it, with the administrator's token or none."""
+    tokens = {"admin": client.live_hass.token, "reader": client.live_hass.reader_token}
+    headers = {"Authorization": f"Bearer {tokens[token]}"} if token else {}
+    async with client.http.request(method, client.live_hass.url + path, headers=headers) as answer:
+        return Answer(answer.status, answer.content_type, await answer.read())
+
+
+@pytest.mark.parametrize("prefix", ["", "/api/zkteco"], ids=["document path", "under /api"])
+async def test_users_with_their_fingers(prefix: str, client: Client) -> None:
+    """The users by the document's finger numbers and names, in the document's envelope."""
+    answer = await request(client, "GET", prefix + USERS_PATH)
+
+    assert (answer.status, answer.content_type) == (200, "application/json")
+    body = answer.json()
+    assert (body["success"], body["message"]) == (True, "Usuarios leídos del dispositivo.")
+    users = {user["user_id"]: user for user in body["data"]["users"]}
+    assert users[ENROLLED_USER_ID]["fingers"] == [
+        {"finger_index": ENROLLED_FINGER, "finger_name": "Pulgar derecho"}
+    ]
+    assert "card" not in users[USER_ID]
+
+
+async def test_finger_enrolled_by_the_document_then_deleted(
+    client: Client, finished: NextEvent, sim: ZKSimulator
+) -> None:
+    """Enrolled through the document's request, seen in GET .../users/{id}, then deleted."""
+    assert (await client.enroll(finger(8))).status == 200
+    for _press in range(3):
+        assert sim.press_finger()
+    assert (await finished())["result"] == "success"
+    user_path = f"{USERS_PATH}/{USER_ID}"
+    fingers = (await request(client, "GET", user_path)).json()["data"]["fingers"]
+    assert {"finger_index": 8, "finger_name": "Anular izquierdo"} in fingers
+
+    answer = await request(client, "DELETE", f"{user_path}/fingers/8")
+
+    assert answer.status == 200
+    assert answer.json()["data"] == {
+        "user_id": USER_ID,
+        "device_id": DEVICE_ID,
+        "finger_index": 8,
+        "finger_name": "Anular izquierdo",
+    }
+    assert not sim.has_template(USER_ID, 1)  # the terminal's number of the left ring finger
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token", "status", "code"),
+    [
+        ("GET", "/devices/desconocido/users", "admin", 404, "device_not_found"),
+        ("GET", f"{USERS_PATH}/999", "admin", 404, "user_not_found"),
+        ("DELETE", f"{USERS_PATH}/{USER_ID}/fingers/9", "admin", 404, "finger_not_enrolled"),
+        ("DELETE", f"{USERS_PATH}/{USER_ID}/fingers/10", "admin", 400, "invalid_finger_index"),
+        ("GET", USERS_PATH, "reader", 403, "admin_required"),
+        ("DELETE", f"{USERS_PATH}/{ENROLLED_USER_ID}/fingers/0", None, 401, "unauthorized"),
+    ],
+)
+async def test_users_refused(
+    method: str,
+    path: str,
+    token: str | None,
+    status: int,
+    code: str,
+    client: Client,
+    sim: ZKSimulator,
+) -> None:
+    """Each documented refusal, for real; the enrolled finger stays."""
+    assert refusal(await request(client, method, path, token), status) == code
+    assert sim.has_template(ENROLLED_USER_ID, ENROLLED_FINGER_ON_TERMINAL)
+
+
+# -- Enroll once, use everywhere -----------------------------------------------------------------
+
+
+def template_of(terminal: ZKSimulator, finger_on_terminal: int) -> bytes:
+    ana = terminal.user_by_id(USER_ID)
+    assert ana is not None
+    template = terminal.template_of(ana.uid, finger_on_terminal)
+    assert template is not None
+    return template.template
+
+
+@pytest.fixture
+def second_terminal(live_hass: LiveHass) -> Iterator[ZKSimulator]:
+    """A second K40, "almacen", added through the config flow; it knows Ana but none of her
+    fingers."""
+    other = ZKSimulator(host="127.0.0.1", port=0, serial="CQUJ203960003").start()
+    other.add_user(USER_ID, "Ana Garcia")
+    terminal = TerminalConfig(port=other.port, device_id="almacen")
+    entry_id = run_api(live_hass, lambda api: api.add_terminal(live_hass.token, terminal))
+    yield other
+    run_api(live_hass, lambda api: api.remove_entry(live_hass.token, entry_id))
+    other.stop()
+
+
+async def test_finger_enrolled_by_the_document_copied_to_a_second_terminal(
+    client: Client, finished: NextEvent, sim: ZKSimulator, second_terminal: ZKSimulator
+) -> None:
+    """Enrolled through the document's request, copied by zkteco.copy_fingerprints (called over
+    Home Assistant's REST API, as a script would), and there on the other terminal."""
+    assert (await client.enroll(finger(9))).status == 200
+    for _press in range(3):
+        assert sim.press_finger()
+    assert (await finished())["result"] == "success"
+    left_little = terminal_finger(9)
+
+    answer = await client.api.request(
+        "POST",
+        "/api/services/zkteco/copy_fingerprints?return_response",
+        client.live_hass.token,
+        json={"user_id": USER_ID, "from_device": DEVICE_ID, "to_devices": ["almacen"]},
+    )
+
+    (result,) = answer["service_response"]["results"]
+    assert result["device_id"] == "almacen"
+    assert {"finger_index": 9, "finger_name": "Menique izquierdo"} in result["copied"]
+    assert template_of(second_terminal, left_little) == template_of(sim, left_little)
+    # Leave the principal as the other tests expect it.
+    deleted = await request(client, "DELETE", f"{USERS_PATH}/{USER_ID}/fingers/9")
+    assert deleted.status == 200

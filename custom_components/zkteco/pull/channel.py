@@ -1,13 +1,14 @@
 """The pull channel: Home Assistant calls the terminal, through its one worker thread.
 
-Polls, enrollment, the clock, the door and restarts are jobs of the worker (``worker.py``); realtime
-events come from its session. The attendance log can be read on demand, in the same exchange
-as a poll.
+Polls, enrollment, the clock, the door, restarts, people and fingers are jobs of the worker
+(``worker.py``); realtime events come from its session. The attendance log can be read on
+demand, in the same exchange as a poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -19,10 +20,13 @@ from ..channel import (
     CatchUp,
     ChannelListener,
     Counters,
+    FingerTemplate,
+    Person,
     Polled,
     TerminalError,
     TerminalInfo,
     TerminalUser,
+    TerminalWriteUncertainError,
 )
 from ..const import CONF_COMM_KEY, CONF_PROTOCOL, CONNECT_TIMEOUT, PROTOCOL_UDP
 from .terminal import FINGERS, TerminalConfig, ZKTerminal
@@ -159,3 +163,66 @@ class PullChannel:
 
     async def async_restart(self) -> None:
         await self._worker.async_run(lambda terminal: terminal.restart())
+
+    async def async_write_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        card: int | None = None,
+        password: str | None = None,
+    ) -> TerminalUser:
+        return await self._async_write(
+            lambda terminal: terminal.write_user(
+                user_id, name=name, admin=admin, card=card, password=password
+            )
+        )
+
+    async def async_delete_user(self, user_id: str) -> None:
+        await self._async_write(lambda terminal: terminal.delete_user(user_id))
+
+    async def async_delete_finger(self, user_id: str, finger: int) -> bool:
+        return await self._async_write(
+            lambda terminal: terminal.delete_fingerprint(user_id, finger)
+        )
+
+    async def async_clear_attendance(self, delivered: int) -> None:
+        await self._async_write(lambda terminal: terminal.clear_attendance(delivered))
+
+    async def async_write_templates(
+        self, user_id: str, templates: Collection[FingerTemplate]
+    ) -> None:
+        await self._async_write(lambda terminal: terminal.write_templates(user_id, templates))
+
+    async def async_read_templates(self, user_id: str) -> list[FingerTemplate]:
+        return await self._worker.async_run(lambda terminal: terminal.read_templates(user_id))
+
+    async def async_read_people(self) -> list[Person]:
+        # The template table in one transfer, rather than ten questions per user.
+        def read(terminal: ZKTerminal) -> list[Person]:
+            users = terminal.read_users()
+            fingers: defaultdict[int, set[int]] = defaultdict(set)
+            for enrolled in terminal.enrolled_fingers():
+                fingers[enrolled.uid].add(enrolled.finger)
+            return [Person(user, frozenset(fingers[user.uid])) for user in users]
+
+        return await self._worker.async_run(read)
+
+    async def _async_write[T](self, write: Callable[[ZKTerminal], T]) -> T:
+        """Run a write once: the worker runs a job again when its session turns out lost, but a
+        write whose answer was lost may have been carried out (a user deleted twice would read
+        as unknown, a log cleared twice as undelivered)."""
+        lost: TerminalWriteUncertainError | None = None
+
+        def once(terminal: ZKTerminal) -> T:
+            nonlocal lost
+            if lost is not None:
+                raise lost
+            try:
+                return write(terminal)
+            except TerminalWriteUncertainError as err:
+                lost = err
+                raise
+
+        return await self._worker.async_run(once)

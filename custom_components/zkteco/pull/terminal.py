@@ -70,12 +70,18 @@ from ..channel import (
     EnrollmentOutcome,
     EnrollmentResult,
     FingerScored,
+    FingerTemplate,
     Punch,
     TerminalAuthError,
     TerminalConnectionError,
     TerminalError,
     TerminalInfo,
+    TerminalInputError,
+    TerminalRefusedError,
+    TerminalUndeliveredError,
+    TerminalUnknownUserError,
     TerminalUser,
+    TerminalWriteUncertainError,
 )
 from ..const import CONNECT_TIMEOUT, LOGGER
 
@@ -126,35 +132,6 @@ _PRIVILEGE_DISABLED: Final = 1
 _MAX_TEMPLATE_SIZE: Final = 0xFFFF - _TEMPLATE_ENTRY.size
 
 
-class TerminalRefusedError(TerminalError):
-    """The terminal answered a command with an error."""
-
-
-class TerminalInputError(TerminalError):
-    """A value the terminal cannot store; refused before anything was written.
-
-    ``problem`` is one of: empty, too_long, control_character, not_encodable, not_digits,
-    out_of_range, repeated.
-    """
-
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(f"{field_name}: {problem}")
-        self.field = field_name
-        self.problem = problem
-
-
-class TerminalUnknownUserError(TerminalError):
-    """The terminal has no user with this user id."""
-
-
-class TerminalWriteUncertainError(TerminalConnectionError):
-    """The connection broke after a write was sent: it may or may not have been carried out."""
-
-
-class TerminalUndeliveredError(TerminalError):
-    """The terminal holds punches that were not delivered yet: its log was not cleared."""
-
-
 @dataclass(frozen=True, slots=True)
 class TerminalConfig:
     """How to reach one terminal."""
@@ -202,14 +179,6 @@ _EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
 
 
 type TerminalEvent = Punch | FingerScored | EnrollmentResult
-
-
-@dataclass(frozen=True, slots=True)
-class FingerTemplate:
-    """One finger's template, for copying it to another terminal; it stays in memory."""
-
-    finger: int
-    template: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,10 @@ from ..channel import (
     SessionOpened,
     TerminalConnectionError,
     TerminalError,
+    TerminalRefusedError,
 )
 from ..const import LOGGER
-from .terminal import TerminalConfig, TerminalRefusedError, ZKTerminal
+from .terminal import TerminalConfig, ZKTerminal
 
 # While the session is down, the thread tries to open it again this often, so realtime events
 # resume without waiting for the next poll.
