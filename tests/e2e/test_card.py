@@ -3,7 +3,9 @@
 The card is added to a dashboard through Home Assistant's dashboard websocket API, as the
 dashboard editor does; the browser logs in with the hass_runner's tokens (stored where the
 frontend keeps its own after a login). Presses come from the simulator, as from a finger.
-Every state is photographed into SCREENSHOTS (gitignored); the README shows some of them.
+Every state is photographed into SCREENSHOTS (gitignored), one folder per Home Assistant version
+(scripts/test runs these tests on the newest and the oldest supported); the README's pictures in
+docs/ are copies of the newest's.
 
 Chromium and its driver are Debian's (scripts/test-e2e installs them); selenium drives them.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 import shutil
 from typing import Any
 
+from homeassistant.const import __version__ as HA_VERSION
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -42,7 +45,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots"
+SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots" / f"ha-{HA_VERSION}"
 # A phone's width: the card must fit one column there.
 WINDOW = (412, 1000)
 # hass's first answer to a new browser loads the frontend's bundles: seconds, not minutes.
@@ -480,3 +483,63 @@ def test_card_picker_and_editor(open_page: Callable[..., Page], live_hass: LiveH
         page.card(),
     )
     assert options == ["principal"]
+
+
+@pytest.fixture
+def terminal_timeout(sim: ZKSimulator) -> Iterator[ZKSimulator]:
+    """The terminal, restored to its own wait for a press after the test."""
+    wait = sim.enroll_timeout
+    yield sim
+    sim.enroll_timeout = wait
+
+
+def test_nobody_came(
+    open_page: Callable[..., Page], live_hass: LiveHass, terminal_timeout: ZKSimulator
+) -> None:
+    """The terminal gives up waiting for a finger: the card says so, and what to do."""
+    page = open_page(live_hass.token, "en")
+    page.choose("ana", USER_ID, 2)
+    terminal_timeout.enroll_timeout = 0.5  # from the start: no press ever comes
+    page.click("button.start")
+    page.status_is("done", "timeout")
+    assert page.status().text == (
+        "Nobody placed the finger in time. Press Start again when the person is at the terminal."
+    )
+    page.screenshot("timeout")
+
+
+def test_presses_not_clear(
+    open_page: Callable[..., Page], live_hass: LiveHass, terminal_timeout: ZKSimulator
+) -> None:
+    """A bad press and then nothing: the bad press is the reason given, with the remedy."""
+    page = open_page(live_hass.token, "en")
+    page.start("ana", USER_ID, 3)
+    press(terminal_timeout)
+    page.until(lambda: page.presses_done() == 1, "press 1 shown")
+    terminal_timeout.enroll_timeout = 0.0  # the terminal stops waiting right after the next press
+    press(terminal_timeout, PressOutcome.BAD_QUALITY)
+    page.status_is("done", "bad_quality")
+    assert page.status().text.startswith("The presses were not clear enough.")
+    page.screenshot("bad-quality")
+
+
+def test_reload_resumes_the_enrollment(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """A page reloaded mid-way shows the enrollment where it is and follows it to the end."""
+    page = open_page(live_hass.token, "en")
+    page.start("ana", USER_ID, 4)
+    press(sim)
+    page.until(lambda: page.presses_done() == 1, "press 1 shown")
+    page.driver.refresh()
+    page.status_is("waiting")
+    assert page.status().text == "Ana Garcia: place the right little finger on the terminal."
+    assert page.presses_done() == 1
+    assert page.read(f'[data-user="{USER_ID}"]', "aria-pressed") == "true"
+    assert page.read('[data-finger="4"]', "aria-pressed") == "true"
+    page.screenshot("resumed")
+    press(sim)
+    press(sim)
+    page.status_is("done", "success")
+    assert page.read('[data-finger="4"]', "data-enrolled") == "true"
+    assert sim.has_template(USER_ID, terminal_finger(4))
