@@ -550,3 +550,38 @@ def test_reload_resumes_the_enrollment(
     page.status_is("done", "success")
     assert page.read('[data-finger="4"]', "data-enrolled") == "true"
     assert sim.has_template(USER_ID, terminal_finger(4))
+
+
+def test_push_terminal_guides_the_presses(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """A terminal that reports no presses: the card points to its screen and waits for the end.
+
+    Push terminals cannot be added to this hass yet, so the websocket's answer about the
+    terminal is the one a Push entry gets (tests/test_websocket_api.py); the rest is real.
+    """
+    page = open_page(live_hass.token, "en")
+    page.driver.execute_script(
+        """
+        const connection = document.querySelector("home-assistant").hass.connection;
+        const send = connection.sendMessagePromise.bind(connection);
+        connection.sendMessagePromise = (message) =>
+          send(message).then((answer) =>
+            message.type === "zkteco/enrollment" ? { ...answer, reports_presses: false } : answer,
+          );
+        // Read again: the config-flow device id names the same terminal.
+        arguments[0].setConfig({ type: "custom:zkteco-enroll-card", device_id: arguments[1] });
+        """,
+        page.card(),
+        DEVICE_ID,
+    )
+    page.start("ana", USER_ID, 0)
+    assert page.status().text == (
+        "Ana Garcia: follow the terminal's screen. It asks for the right thumb three times; "
+        "the result shows here when it is done."
+    )
+    assert page.card().shadow_root.find_elements("css selector", ".presses") == []
+    page.screenshot("push-waiting")
+    for _press in range(3):
+        press(sim)
+    page.status_is("done", "success")
