@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 import fcntl
+from importlib.util import find_spec
 import json
 from pathlib import Path
 import secrets
@@ -26,7 +27,6 @@ import time
 from typing import Any, Self
 
 import aiohttp
-from homeassistant.components.http import config as http_config
 from homeassistant.runner import LOCK_FILE_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ POLL_INTERVAL = 0.05
 
 # Without `default_config:` (dozens of integrations, several times slower to start): what
 # onboarding, the config flow and the REST/websocket APIs need. `config` serves /api/config/...
-# and the user-management websocket commands. `http:` is not here: see write_http_storage.
+# and the user-management websocket commands. `http:` is not here: see write_http_settings.
 CONFIGURATION_YAML = """\
 # Written by devtools/hass_runner.py on every start: edit that file, not this one.
 api:
@@ -468,23 +468,29 @@ class HassRunner:
         """Write the configuration, the HTTP settings, and link the integration in."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "configuration.yaml").write_text(
-            CONFIGURATION_YAML + self.extra_configuration
+            CONFIGURATION_YAML + self.extra_configuration + self.write_http_settings()
         )
-        self.write_http_storage()
         link = self.config_dir / "custom_components" / "zkteco"
         link.parent.mkdir(exist_ok=True)
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(self.integration_dir, target_is_directory=True)
 
-    def write_http_storage(self) -> None:
+    def write_http_settings(self) -> str:
         """Make hass listen on 127.0.0.1:port only, from its very first second.
 
-        Since 2026.x `http:` in YAML is read once, staged as a "pending" trial and, unless an
-        admin promotes it within 5 minutes, reverted to the default: port 8123 on every
-        interface. Later starts ignore the YAML. So we write the confirmed ("stable") settings
-        to hass's own HTTP store, in its format and schema, before each start.
+        Returns what configuration.yaml needs for it: nothing from 2026.4 on, where `http:` in
+        YAML is read once, staged as a "pending" trial and, unless an admin promotes it within
+        5 minutes, reverted to the default (port 8123 on every interface), and later starts
+        ignore it. There the confirmed ("stable") settings are written to hass's own HTTP store,
+        in its format and schema, before each start. Older versions (the oldest hacs.json
+        claims) have no such store and read `http:` on every start. hass runs on this
+        process's interpreter, so the Home Assistant imported here is the one that starts.
         """
+        if find_spec("homeassistant.components.http.config") is None:
+            return f"http:\n  server_host: {LOOPBACK}\n  server_port: {self.port}\n"
+        from homeassistant.components.http import config as http_config  # noqa: PLC0415
+
         settings = http_config.HTTP_STORAGE_SCHEMA(
             {"server_host": [LOOPBACK], "server_port": self.port}
         )
@@ -507,6 +513,7 @@ class HassRunner:
         storage_dir = self.config_dir / ".storage"
         storage_dir.mkdir(exist_ok=True)
         (storage_dir / http_config.STORAGE_KEY).write_text(json.dumps(document, indent=2))
+        return ""
 
     def raise_if_running(self) -> None:
         """Refuse to touch a config dir that a running hass holds (its run lock is taken)."""

@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from zksim import ZKSimulator
 
-from .conftest import add_unreachable_terminal
+from .conftest import add_unreachable_terminal, until
 
 ANA = {"user_id": "123", "name": "Ana Garcia"}
 LUIS = {"user_id": "7", "name": "Luis Perez"}
@@ -148,3 +148,37 @@ async def test_administrators_only(
     hass_admin_user.groups = []
     answer = await ask(hass, hass_ws_client, **msg)
     assert answer["error"]["code"] == "unauthorized"
+
+
+async def test_no_enrollment_running(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, init_integration: MockConfigEntry
+) -> None:
+    answer = await ask(hass, hass_ws_client, type="zkteco/enrollment", device_id="principal")
+    assert answer["result"] == {"device_id": "principal", "reports_presses": True, "running": None}
+
+
+async def test_running_enrollment_picked_up(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+    simulator: ZKSimulator,
+) -> None:
+    """A card opened mid-way follows the enrollment from where it is; once over, it is not."""
+    enrollment = init_integration.runtime_data.enrollment
+    await enrollment.async_start("123", 6)
+    simulator.press_finger()
+    await until(lambda: enrollment.status is not None and enrollment.status.presses == 1)
+    message = {"type": "zkteco/enrollment", "device_id": "principal"}
+    answer = await ask(hass, hass_ws_client, **message)
+    assert answer["result"]["running"] == {"user_id": "123", "finger_index": 6, "presses": 1}
+    await enrollment.async_cancel()
+    assert (await ask(hass, hass_ws_client, **message))["result"]["running"] is None
+
+
+@pytest.mark.parametrize("entry_options", [{"enrollment_path": "push"}])
+async def test_push_enrollment_reports_no_presses(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, init_integration: MockConfigEntry
+) -> None:
+    """Over Push the terminal's screen guides the person: the card is told not to count."""
+    answer = await ask(hass, hass_ws_client, type="zkteco/enrollment", device_id="principal")
+    assert answer["result"]["reports_presses"] is False

@@ -1,7 +1,9 @@
-"""Websocket commands of the enrollment card: a terminal's people, and one person's fingers.
+"""Websocket commands of the enrollment card: a terminal's people, one person's fingers, and
+the enrollment running on it.
 
 Administrators only, as the enrollment actions the card calls are. Which fingers a person has is
 asked of the terminal (whether a template exists, never the template itself) in one worker job.
+The running enrollment is what a card opened mid-way (or reloaded) picks up and follows.
 """
 
 from __future__ import annotations
@@ -9,13 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components import websocket_api
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
 import voluptuous as vol
 
 from .channel import TerminalError
 from .const import FINGER_INDEXES
 from .coordinator import async_find_terminal
-from .enrollment import EnrollmentBusy, TerminalUnavailable, UserNotFound, terminal_finger
+from .enrollment import (
+    WAITING_STATES,
+    EnrollmentBusy,
+    TerminalUnavailable,
+    UserNotFound,
+    terminal_finger,
+)
 
 # Typed loosely: Home Assistant >= 2026.4 turns voluptuous into probatio at import time and its
 # signatures name probatio's markers, which mypy does not find in voluptuous.
@@ -28,12 +38,17 @@ ENROLLED_FINGERS_SCHEMA: dict[Any, Any] = {
     vol.Required("device_id"): str,
     vol.Required("user_id"): str,
 }
+ENROLLMENT_SCHEMA: dict[Any, Any] = {
+    vol.Required("type"): "zkteco/enrollment",
+    vol.Required("device_id"): str,
+}
 
 
 @callback
 def async_register_commands(hass: HomeAssistant) -> None:
     websocket_api.async_register_command(hass, websocket_users)
     websocket_api.async_register_command(hass, websocket_enrolled_fingers)
+    websocket_api.async_register_command(hass, websocket_enrollment)
 
 
 @websocket_api.require_admin
@@ -71,3 +86,39 @@ async def websocket_enrolled_fingers(
         raise TerminalUnavailable(error=err) from err
     fingers = [index for index in FINGER_INDEXES if terminal_finger(index) in enrolled]
     connection.send_result(msg["id"], {"user_id": user.user_id, "fingers": fingers})
+
+
+@websocket_api.require_admin
+@websocket_api.websocket_command(ENROLLMENT_SCHEMA)
+@callback
+def websocket_enrollment(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """How the terminal enrolls, and the enrollment waiting for a finger there (or None)."""
+    runtime = async_find_terminal(hass, msg["device_id"])
+    status = runtime.enrollment.status
+    running = None
+    if runtime.enrollment.active and status is not None and status.state in WAITING_STATES:
+        running = {
+            "user_id": status.user_id,
+            "finger_index": status.finger_index,
+            "presses": status.presses,
+        }
+    connection.send_result(
+        msg["id"],
+        {
+            "device_id": runtime.coordinator.device_id,
+            "reports_presses": _reports_presses(runtime.coordinator.config_entry),
+            "running": running,
+        },
+    )
+
+
+def _reports_presses(entry: ConfigEntry[Any]) -> bool:
+    """Whether the terminal tells Home Assistant of each press while it enrolls.
+
+    Over pull it does; a terminal that calls Home Assistant (Push) reports only the end, and
+    guides the person through the presses on its own screen. A Push-only entry has no host; an
+    entry with both enrolls over Push when its enrollment path option says so.
+    """
+    return CONF_HOST in entry.data and entry.options.get("enrollment_path") != "push"

@@ -182,6 +182,9 @@ def switched_off_terminal(live_hass: LiveHass) -> Iterator[tuple[str, ZKSimulato
     Its device id and its simulator: hass knows it, its users included, and cannot reach it.
     """
     other = ZKSimulator(host="127.0.0.1", port=0, serial="CQUJ203960002").start()
+    # Two terminals never share a MAC: Home Assistant would make them one device, named by
+    # whichever was added last (before 2026.4 it keeps that name once this one is removed).
+    other.mac = "00:17:61:C8:31:08"
     other.add_user(USER_ID, "Ana Garcia")
     terminal = TerminalConfig(port=other.port, device_id=SWITCHED_OFF_DEVICE_ID)
     entry_id = run_api(live_hass, lambda api: api.add_terminal(live_hass.token, terminal))

@@ -3,7 +3,9 @@
 The card is added to a dashboard through Home Assistant's dashboard websocket API, as the
 dashboard editor does; the browser logs in with the hass_runner's tokens (stored where the
 frontend keeps its own after a login). Presses come from the simulator, as from a finger.
-Every state is photographed into SCREENSHOTS (gitignored); the README shows some of them.
+Every state is photographed into SCREENSHOTS (gitignored), one folder per Home Assistant version
+(scripts/test runs these tests on the newest and the oldest supported); the README's pictures in
+docs/ are copies of the newest's.
 
 Chromium and its driver are Debian's (scripts/test-e2e installs them); selenium drives them.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 import shutil
 from typing import Any
 
+from homeassistant.const import __version__ as HA_VERSION
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -42,7 +45,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots"
+SCREENSHOTS = REPO_ROOT / "build" / "e2e-screenshots" / f"ha-{HA_VERSION}"
 # A phone's width: the card must fit one column there.
 WINDOW = (412, 1000)
 # hass's first answer to a new browser loads the frontend's bundles: seconds, not minutes.
@@ -61,7 +64,14 @@ CHROMIUM_FLAGS = (
 )
 # What the frontend itself logs on the runner's minimal Home Assistant (no recorder, whose
 # websocket command it asks for; no /favicon.ico, which Chromium asks for): not the card's.
-UNRELATED_CONSOLE_ERRORS = ("Uncaught Object: Unknown command.", "/favicon.ico - Failed to load")
+UNRELATED_CONSOLE_ERRORS = (
+    "Uncaught Object: Unknown command.",
+    "/favicon.ico - Failed to load",
+    # The 2026.3 frontend's own page transition, cut short by a reload, and its failure to log
+    # that rejection (not raised from the card's file; 2026.10 logs neither).
+    "Uncaught DOMException: Transition was skipped. New ViewTransition started",
+    '"Failure writing unhandled promise rejection to system log:" Error: Cannot parse given Error',
+)
 # Finds the card through every shadow root of the page.
 FIND_CARD = """
 function find(root) {
@@ -480,3 +490,98 @@ def test_card_picker_and_editor(open_page: Callable[..., Page], live_hass: LiveH
         page.card(),
     )
     assert options == ["principal"]
+
+
+@pytest.fixture
+def terminal_timeout(sim: ZKSimulator) -> Iterator[ZKSimulator]:
+    """The terminal, restored to its own wait for a press after the test."""
+    wait = sim.enroll_timeout
+    yield sim
+    sim.enroll_timeout = wait
+
+
+def test_nobody_came(
+    open_page: Callable[..., Page], live_hass: LiveHass, terminal_timeout: ZKSimulator
+) -> None:
+    """The terminal gives up waiting for a finger: the card says so, and what to do."""
+    page = open_page(live_hass.token, "en")
+    page.choose("ana", USER_ID, 2)
+    terminal_timeout.enroll_timeout = 0.5  # from the start: no press ever comes
+    page.click("button.start")
+    page.status_is("done", "timeout")
+    assert page.status().text == (
+        "Nobody placed the finger in time. Press Start again when the person is at the terminal."
+    )
+    page.screenshot("timeout")
+
+
+def test_presses_not_clear(
+    open_page: Callable[..., Page], live_hass: LiveHass, terminal_timeout: ZKSimulator
+) -> None:
+    """A bad press and then nothing: the bad press is the reason given, with the remedy."""
+    page = open_page(live_hass.token, "en")
+    page.start("ana", USER_ID, 3)
+    press(terminal_timeout)
+    page.until(lambda: page.presses_done() == 1, "press 1 shown")
+    terminal_timeout.enroll_timeout = 0.0  # the terminal stops waiting right after the next press
+    press(terminal_timeout, PressOutcome.BAD_QUALITY)
+    page.status_is("done", "bad_quality")
+    assert page.status().text.startswith("The presses were not clear enough.")
+    page.screenshot("bad-quality")
+
+
+def test_reload_resumes_the_enrollment(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """A page reloaded mid-way shows the enrollment where it is and follows it to the end."""
+    page = open_page(live_hass.token, "en")
+    page.start("ana", USER_ID, 4)
+    press(sim)
+    page.until(lambda: page.presses_done() == 1, "press 1 shown")
+    page.driver.refresh()
+    page.status_is("waiting")
+    assert page.status().text == "Ana Garcia: place the right little finger on the terminal."
+    assert page.presses_done() == 1
+    assert page.read(f'[data-user="{USER_ID}"]', "aria-pressed") == "true"
+    assert page.read('[data-finger="4"]', "aria-pressed") == "true"
+    page.screenshot("resumed")
+    press(sim)
+    press(sim)
+    page.status_is("done", "success")
+    assert page.read('[data-finger="4"]', "data-enrolled") == "true"
+    assert sim.has_template(USER_ID, terminal_finger(4))
+
+
+def test_push_terminal_guides_the_presses(
+    open_page: Callable[..., Page], live_hass: LiveHass, sim: ZKSimulator
+) -> None:
+    """A terminal that reports no presses: the card points to its screen and waits for the end.
+
+    Push terminals cannot be added to this hass yet, so the websocket's answer about the
+    terminal is the one a Push entry gets (tests/test_websocket_api.py); the rest is real.
+    """
+    page = open_page(live_hass.token, "en")
+    page.driver.execute_script(
+        """
+        const connection = document.querySelector("home-assistant").hass.connection;
+        const send = connection.sendMessagePromise.bind(connection);
+        connection.sendMessagePromise = (message) =>
+          send(message).then((answer) =>
+            message.type === "zkteco/enrollment" ? { ...answer, reports_presses: false } : answer,
+          );
+        // Read again: the config-flow device id names the same terminal.
+        arguments[0].setConfig({ type: "custom:zkteco-enroll-card", device_id: arguments[1] });
+        """,
+        page.card(),
+        DEVICE_ID,
+    )
+    page.start("ana", USER_ID, 0)
+    assert page.status().text == (
+        "Ana Garcia: follow the terminal's screen. It asks for the right thumb three times; "
+        "the result shows here when it is done."
+    )
+    assert page.card().shadow_root.find_elements("css selector", ".presses") == []
+    page.screenshot("push-waiting")
+    for _press in range(3):
+        press(sim)
+    page.status_is("done", "success")

@@ -2,8 +2,9 @@
 //
 // Plain JavaScript, no build step and no imports: Home Assistant serves this file as it is (see
 // card.py). It uses the integration's admin-only websocket commands (zkteco/users,
-// zkteco/enrolled_fingers), the zkteco.enroll_finger / cancel_enrollment actions and the
-// zkteco_enrollment_press / zkteco_enrollment_finished events. Finger indexes are the API
+// zkteco/enrolled_fingers, zkteco/enrollment: the one running, picked up on load), the
+// zkteco.enroll_finger / cancel_enrollment actions and the zkteco_enrollment_press /
+// zkteco_enrollment_finished events. Finger indexes are the API
 // document's: 0 right thumb ... 4 right little, 5 left thumb ... 9 left little.
 
 const DOMAIN = "zkteco";
@@ -37,6 +38,8 @@ const STRINGS = {
     choose: "Choose a person and a finger, then press Start.",
     starting: "Asking the terminal to start…",
     place: "{name}: place the {finger} on the terminal.",
+    follow_screen:
+      "{name}: follow the terminal's screen. It asks for the {finger} three times; the result shows here when it is done.",
     press_n: "Press {n} of 3",
     press_done: "Press {n} of 3: done",
     bad_press: "That press was not clear. Place the finger again, flat and still.",
@@ -54,6 +57,10 @@ const STRINGS = {
       failed:
         "The terminal could not be reached. Check that it is on and connected, then try again.",
       busy: "Another enrollment is running on this terminal. Wait for it to end, or cancel it.",
+      user_not_found:
+        "{name} is no longer on the terminal. Reload this page to read its people again, or add the person on the terminal first.",
+      not_supported:
+        "This terminal cannot enroll fingerprints from Home Assistant. Enroll the finger from the terminal's own menu.",
       error: "The enrollment could not start: {message}",
     },
     finger_names: [
@@ -91,6 +98,8 @@ const STRINGS = {
     choose: "Elige una persona y un dedo, y pulsa Empezar.",
     starting: "Pidiendo al terminal que empiece…",
     place: "{name}: pon el {finger} en el terminal.",
+    follow_screen:
+      "{name}: sigue la pantalla del terminal. Pide el {finger} tres veces; el resultado aparece aquí al terminar.",
     press_n: "Pulsación {n} de 3",
     press_done: "Pulsación {n} de 3: hecha",
     bad_press: "Esa pulsación no se leyó bien. Vuelve a poner el dedo, plano y quieto.",
@@ -108,6 +117,10 @@ const STRINGS = {
       failed:
         "No se pudo contactar con el terminal. Comprueba que está encendido y conectado, y vuelve a intentarlo.",
       busy: "Ya hay un registro en curso en este terminal. Espera a que termine, o cancélalo.",
+      user_not_found:
+        "{name} ya no está en el terminal. Recarga esta página para volver a leer sus personas, o da de alta antes a la persona en el terminal.",
+      not_supported:
+        "Este terminal no puede registrar huellas desde Home Assistant. Registra el dedo desde el menú del propio terminal.",
       error: "El registro no pudo empezar: {message}",
     },
     finger_names: [
@@ -129,7 +142,8 @@ const STRINGS = {
   },
 };
 
-// What a refused start means, by the integration's translation key.
+// What a refused start means, by the integration's translation key (a key that names an
+// outcome, user_not_found say, means that outcome).
 const START_ERRORS = {
   finger_already_enrolled: "already_enrolled",
   enrollment_in_progress: "busy",
@@ -255,7 +269,11 @@ class ZKTecoEnrollCard extends HTMLElement {
     this._outcome = null;
     this._errorMessage = "";
     this._terminalId = null; // the config flow's device id, as the events name it
+    // A Push terminal reports no presses: its own screen guides the person.
+    this._reportsPresses = true;
+    this._fingersUnread = false; // a running enrollment was picked up: fingers read after it
     this._unsubscribe = [];
+    this._subscribed = Promise.resolve();
   }
 
   static getConfigElement() {
@@ -333,11 +351,30 @@ class ZKTecoEnrollCard extends HTMLElement {
       this._users = answer.users
         .slice()
         .sort((a, b) => (a.name || a.user_id).localeCompare(b.name || b.user_id) || a.user_id.localeCompare(b.user_id));
+      // Read once the events are followed, so that nothing after it goes unseen.
+      await this._subscribed;
+      await this._pickUpEnrollment(deviceId);
     } catch (err) {
-      this._users = [];
+      this._users = this._users || [];
       this._showError(err);
     }
     this._render();
+  }
+
+  // A card opened (or reloaded) while the terminal waits for a finger follows that enrollment.
+  async _pickUpEnrollment(deviceId) {
+    const answer = await this._hass.callWS({ type: "zkteco/enrollment", device_id: deviceId });
+    if (deviceId !== this._config.device_id) return;
+    this._reportsPresses = answer.reports_presses;
+    const running = answer.running;
+    if (!running || this._busy()) return;
+    this._user = this._users.find((user) => user.user_id === running.user_id) || { user_id: running.user_id, name: "" };
+    this._finger = running.finger_index;
+    this._presses = running.presses;
+    this._badPress = false;
+    this._outcome = null;
+    this._phase = "waiting";
+    this._fingersUnread = true;
   }
 
   async _loadFingers(userId) {
@@ -362,6 +399,7 @@ class ZKTecoEnrollCard extends HTMLElement {
       connection.subscribeEvents((event) => this._onFinished(event.data), "zkteco_enrollment_finished"),
     ];
     for (const subscription of this._unsubscribe) subscription.catch(() => {});
+    this._subscribed = Promise.all(this._unsubscribe).catch(() => {});
   }
 
   _ours(data) {
@@ -388,13 +426,17 @@ class ZKTecoEnrollCard extends HTMLElement {
     this._outcome = data.result;
     this._badPress = false;
     if (data.result === "success") this._enrolled.add(data.finger_index);
+    if (this._fingersUnread) {
+      this._fingersUnread = false;
+      this._loadFingers(this._user.user_id);
+    }
     this._render();
   }
 
   _showError(err) {
     this._phase = "done";
     const key = err && err.translation_key;
-    this._outcome = START_ERRORS[key] || "error";
+    this._outcome = START_ERRORS[key] || (key in this._t("outcome") ? key : "error");
     this._errorMessage = (err && err.message) || String(err);
     this._render();
   }
@@ -619,7 +661,7 @@ class ZKTecoEnrollCard extends HTMLElement {
     let text;
     let tone = "";
     if (this._phase === "starting") text = this._t("starting");
-    else if (this._phase === "waiting") text = format(this._t("place"), values);
+    else if (this._phase === "waiting") text = format(this._t(this._reportsPresses ? "place" : "follow_screen"), values);
     else if (this._phase === "done") {
       text = format(this._t("outcome")[this._outcome] || this._t("outcome").error, values);
       tone = this._outcome === "success" ? "good" : "bad";
@@ -631,7 +673,7 @@ class ZKTecoEnrollCard extends HTMLElement {
     line.dataset.outcome = this._outcome || "";
     line.dataset.tone = tone;
     const progress = element("div");
-    if (this._phase === "waiting" || this._phase === "starting") {
+    if (this._reportsPresses && this._busy()) {
       const presses = element("ol", { class: "presses" });
       for (let n = 1; n <= PRESSES; n += 1) {
         const done = n <= this._presses;
