@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
+from custom_components.zkteco.channel import Capability
 from custom_components.zkteco.combined import CombinedChannel, push_polling
 from custom_components.zkteco.const import (
     CONF_ENROLLMENT_PATH,
@@ -80,6 +81,29 @@ async def test_reads_and_actions_go_through_pull(
     assert simulator.relay_open
     assert sim_protocol.CMD_SET_TIME in simulator.commands
     assert two_way_terminal.results == []
+
+
+async def test_people_and_fingers_go_through_pull(
+    hass: HomeAssistant,
+    channel: CombinedChannel,
+    simulator: ZKSimulator,
+    two_way_terminal: PushTerminal,
+) -> None:
+    """Pull writes and reads people and templates (Push cannot); presses are not reported
+    while enrollment goes through Push."""
+    templates = await channel.async_read_templates("7")
+    await channel.async_write_user("55", name="Luis")
+    await channel.async_write_templates("55", templates)
+    people = {person.user.user_id: person.fingers for person in await channel.async_read_people()}
+    assert await channel.async_delete_finger("55", RIGHT_THUMB) is True
+    await channel.async_delete_user("55")
+    await channel.async_clear_attendance(len(simulator.records))
+
+    assert people["55"] == {RIGHT_THUMB}
+    assert simulator.user_by_id("55") is None
+    assert simulator.records == []
+    assert two_way_terminal.results == []
+    assert Capability.ENROLLMENT_PRESSES not in channel.capabilities
 
 
 @pytest.mark.parametrize("entry_options", [{CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}])

@@ -25,6 +25,8 @@ from custom_components.zkteco.channel import (
     EnrollmentResult,
     TerminalConnectionError,
     TerminalError,
+    TerminalNotSupportedError,
+    TerminalUnknownUserError,
 )
 from custom_components.zkteco.enrollment import (
     FingerAlreadyEnrolled,
@@ -449,6 +451,43 @@ async def test_users_home_assistant_wrote_or_deleted(
     await push_side.channel.queue.async_wait_finished(command_id)
 
     assert await push_side.channel.async_read_users() == []
+
+
+async def test_people_and_fingers_over_push(
+    hass: HomeAssistant, hub: PushHub, push_side: PushSide, push: PushTerminal
+) -> None:
+    """A finger the terminal uploaded is deleted there by command; the person goes next, with
+    their fingers. Writing a person is refused: Push's one user command would wipe the keypad
+    password, which Home Assistant never keeps."""
+    await started(hass, push)
+    await know_user(hass, push_side, "2")
+    push.terminal.add_template("2", 6)
+    await hand(
+        hub, "POST", "cdata", "FP PIN=2\tFID=6\tSize=8\tValid=1\tTMP=AAAAAAAA\n", table="OPERLOG"
+    )
+    channel = push_side.channel
+    assert [(p.user.user_id, p.fingers) for p in await channel.async_read_people()] == [
+        ("2", frozenset({6}))
+    ]
+
+    assert await channel.async_delete_finger("2", 5) is False
+    assert await channel.async_delete_finger("2", 6) is True
+    assert not push.terminal.has_template("2", 6)
+    assert (await channel.async_read_people())[0].fingers == frozenset()
+
+    await channel.async_delete_user("2")
+    assert push.terminal.user_by_id("2") is None
+    assert await channel.async_read_people() == []
+    with pytest.raises(TerminalUnknownUserError):
+        await channel.async_delete_user("2")
+    with pytest.raises(TerminalNotSupportedError):
+        await channel.async_write_user("3", name="Luis")
+    with pytest.raises(TerminalNotSupportedError):
+        await channel.async_clear_attendance(0)
+    with pytest.raises(TerminalNotSupportedError):
+        await channel.async_read_templates("2")
+    with pytest.raises(TerminalNotSupportedError):
+        await channel.async_write_templates("2", [])
 
 
 # --- Other commands -------------------------------------------------------------------------

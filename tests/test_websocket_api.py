@@ -175,10 +175,12 @@ async def test_running_enrollment_picked_up(
     assert (await ask(hass, hass_ws_client, **message))["result"]["running"] is None
 
 
-@pytest.mark.parametrize("entry_options", [{"enrollment_path": "push"}])
 async def test_push_enrollment_reports_no_presses(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, init_integration: MockConfigEntry
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, push_entry: MockConfigEntry
 ) -> None:
     """Over Push the terminal's screen guides the person: the card is told not to count."""
+    push_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(push_entry.entry_id)
+    await hass.async_block_till_done()
     answer = await ask(hass, hass_ws_client, type="zkteco/enrollment", device_id="principal")
     assert answer["result"]["reports_presses"] is False

@@ -136,6 +136,10 @@ class Capability(StrEnum):
     READ_LOG = "read_log"
     """The attendance log can be read on demand (catch-up after missed events)."""
 
+    ENROLLMENT_PRESSES = "enrollment_presses"
+    """The terminal reports each press while it enrolls (a Push terminal reports only the end
+    and guides the person on its own screen)."""
+
 
 class PunchLog(Protocol):
     """The terminal's attendance log as read at one moment; records are decoded when asked for.

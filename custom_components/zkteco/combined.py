@@ -16,7 +16,7 @@ has one channel, ``CombinedChannel``, and the parts above it see one terminal:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -31,6 +31,8 @@ from .channel import (
     Counters,
     EnrollmentResult,
     FingerScored,
+    FingerTemplate,
+    Person,
     Polled,
     TerminalChannel,
     TerminalInfo,
@@ -64,7 +66,10 @@ class CombinedChannel:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return self.pull.capabilities
+        """Pull's; the presses are reported only while enrollment goes through pull."""
+        if self.enrollment_channel() is self.pull:
+            return self.pull.capabilities
+        return self.pull.capabilities - {Capability.ENROLLMENT_PRESSES}
 
     @property
     def realtime(self) -> bool | None:
@@ -144,6 +149,39 @@ class CombinedChannel:
 
     async def async_restart(self) -> None:
         await self.pull.async_restart()
+
+    async def async_write_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        card: int | None = None,
+        password: str | None = None,
+    ) -> TerminalUser:
+        return await self.pull.async_write_user(
+            user_id, name=name, admin=admin, card=card, password=password
+        )
+
+    async def async_delete_user(self, user_id: str) -> None:
+        await self.pull.async_delete_user(user_id)
+
+    async def async_delete_finger(self, user_id: str, finger: int) -> bool:
+        return await self.pull.async_delete_finger(user_id, finger)
+
+    async def async_read_people(self) -> list[Person]:
+        return await self.pull.async_read_people()
+
+    async def async_clear_attendance(self, delivered: int) -> None:
+        await self.pull.async_clear_attendance(delivered)
+
+    async def async_read_templates(self, user_id: str) -> list[FingerTemplate]:
+        return await self.pull.async_read_templates(user_id)
+
+    async def async_write_templates(
+        self, user_id: str, templates: Collection[FingerTemplate]
+    ) -> None:
+        await self.pull.async_write_templates(user_id, templates)
 
     async def async_stop(self) -> None:
         try:

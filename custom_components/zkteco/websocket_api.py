@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components import websocket_api
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
 import voluptuous as vol
 
-from .channel import TerminalError
+from .channel import Capability, TerminalError
 from .const import FINGER_INDEXES
 from .coordinator import async_find_terminal
 from .enrollment import (
@@ -108,17 +106,7 @@ def websocket_enrollment(
         msg["id"],
         {
             "device_id": runtime.coordinator.device_id,
-            "reports_presses": _reports_presses(runtime.coordinator.config_entry),
+            "reports_presses": Capability.ENROLLMENT_PRESSES in runtime.channel.capabilities,
             "running": running,
         },
     )
-
-
-def _reports_presses(entry: ConfigEntry[Any]) -> bool:
-    """Whether the terminal tells Home Assistant of each press while it enrolls.
-
-    Over pull it does; a terminal that calls Home Assistant (Push) reports only the end, and
-    guides the person through the presses on its own screen. A Push-only entry has no host; an
-    entry with both enrolls over Push when its enrollment path option says so.
-    """
-    return CONF_HOST in entry.data and entry.options.get("enrollment_path") != "push"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
+import re
 import tempfile
 import time
 from typing import Any
@@ -254,3 +255,26 @@ async def next_event_data(ws: HassWebSocket, subscription: int) -> dict[str, Any
     async with asyncio.timeout(EVENT_TIMEOUT):
         event = await ws.next_event(subscription)
     return dict(event["data"])
+
+
+# The user's API document as they gave it (shared/seeds/000_e111a841d2effbe2.txt).
+API_DOCUMENT = (Path(__file__).parents[1] / "fixtures" / "enroll_finger_api.txt").read_text()
+
+
+def _document_part(pattern: str) -> str:
+    found = re.search(pattern, API_DOCUMENT, re.DOTALL)
+    assert found is not None, pattern
+    return found.group(1)
+
+
+def _document_response() -> bytes:
+    """The example answer exactly as the document prints it (the first one; both are equal)."""
+    start = API_DOCUMENT.index('{\n  "success"')
+    _, end = json.JSONDecoder().raw_decode(API_DOCUMENT, start)
+    return API_DOCUMENT[start:end].encode()
+
+
+DOCUMENT_PATH = _document_part(r"https://your-server\.com(\S+)")
+DOCUMENT_REQUEST = _document_part(r"-d '(.*?)'").encode()  # with the curl line's own spacing
+DOCUMENT_RESPONSE = _document_response()
+ENROLLMENT_FINISHED = "zkteco_enrollment_finished"

@@ -22,6 +22,9 @@ from zksim.records import Record
 
 from .conftest import (
     DEVICE_ID,
+    DOCUMENT_REQUEST,
+    DOCUMENT_RESPONSE,
+    ENROLLMENT_FINISHED,
     EVENT_TIMEOUT,
     USER_ID,
     Client,
@@ -29,7 +32,6 @@ from .conftest import (
     enroll_path,
     next_event_data,
 )
-from .test_rest_api import DOCUMENT_REQUEST, DOCUMENT_RESPONSE, ENROLLMENT_FINISHED
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 import json
-from pathlib import Path
-import re
 from typing import Any
 
 import pytest
@@ -18,9 +16,13 @@ from zksim import ZKSimulator
 
 from .conftest import (
     DEVICE_ID,
+    DOCUMENT_PATH,
+    DOCUMENT_REQUEST,
+    DOCUMENT_RESPONSE,
     ENROLLED_FINGER,
     ENROLLED_FINGER_ON_TERMINAL,
     ENROLLED_USER_ID,
+    ENROLLMENT_FINISHED,
     TERMINAL_TIMEOUT,
     USER_ID,
     Answer,
@@ -33,29 +35,8 @@ from .conftest import (
 
 pytestmark = pytest.mark.e2e
 
-# The user's API document as they gave it (shared/seeds/000_e111a841d2effbe2.txt).
-API_DOCUMENT = (Path(__file__).parents[1] / "fixtures" / "enroll_finger_api.txt").read_text()
-
-
-def _document_part(pattern: str) -> str:
-    found = re.search(pattern, API_DOCUMENT, re.DOTALL)
-    assert found is not None, pattern
-    return found.group(1)
-
-
-def _document_response() -> bytes:
-    """The example answer exactly as the document prints it (the first one; both are equal)."""
-    start = API_DOCUMENT.index('{\n  "success"')
-    _, end = json.JSONDecoder().raw_decode(API_DOCUMENT, start)
-    return API_DOCUMENT[start:end].encode()
-
-
-DOCUMENT_PATH = _document_part(r"https://your-server\.com(\S+)")
-DOCUMENT_REQUEST = _document_part(r"-d '(.*?)'").encode()  # with the curl line's own spacing
-DOCUMENT_RESPONSE = _document_response()
 # What a request reaching the terminal would send; background polling sends other commands.
 ENROLLMENT_COMMANDS = {const.CMD_STARTENROLL, const.CMD_CANCELCAPTURE, const.CMD_DISABLEDEVICE}
-ENROLLMENT_FINISHED = "zkteco_enrollment_finished"
 
 
 type NextEvent = Callable[[], Awaitable[dict[str, Any]]]

@@ -32,7 +32,7 @@ from ..const import CONF_COMM_KEY, CONF_PROTOCOL, CONNECT_TIMEOUT, PROTOCOL_UDP
 from .terminal import FINGERS, TerminalConfig, ZKTerminal
 from .worker import TerminalWorker
 
-CAPABILITIES: Final = frozenset({Capability.READ_LOG})
+CAPABILITIES: Final = frozenset({Capability.READ_LOG, Capability.ENROLLMENT_PRESSES})
 # Longer than the terminal's own wait for a press, so the terminal normally reports the timeout;
 # this only ends an enrollment whose end the terminal never announced.
 ENROLLMENT_TIMEOUT: Final = timedelta(seconds=75)

@@ -70,7 +70,7 @@ and ``TimeZone`` (§1.11); no 2.x command sets the time reliably (§1.6).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
@@ -88,11 +88,15 @@ from ..channel import (
     Counters,
     EnrollmentOutcome,
     EnrollmentResult,
+    FingerTemplate,
+    Person,
     Polled,
     Punch,
     TerminalConnectionError,
     TerminalError,
     TerminalInfo,
+    TerminalNotSupportedError,
+    TerminalUnknownUserError,
     TerminalUser,
 )
 from ..const import DOMAIN
@@ -430,6 +434,53 @@ class PushChannel:
 
     async def async_restart(self) -> None:
         await self._async_command(lines.Command.REBOOT)
+
+    # -- people and fingers ------------------------------------------------------------
+    async def async_read_people(self) -> list[Person]:
+        """The users and fingers the terminal uploaded or confirmed (it cannot be read)."""
+        return [
+            Person(user, frozenset(self._fingers.get(user.user_id, {})))
+            for user in self._users.values()
+        ]
+
+    async def async_delete_user(self, user_id: str) -> None:
+        if user_id not in self._users:
+            raise TerminalUnknownUserError(user_id)
+        await self._async_command(lines.delete_user(user_id))
+
+    async def async_delete_finger(self, user_id: str, finger: int) -> bool:
+        if finger not in self._fingers.get(user_id, {}):
+            return False
+        await self._async_command(lines.delete_fingerprint(user_id, finger))
+        self._fingers[user_id].pop(finger, None)
+        self._save_later()
+        return True
+
+    async def async_write_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        admin: bool | None = None,
+        card: int | None = None,
+        password: str | None = None,
+    ) -> TerminalUser:
+        """Not over Push: its only user command rewrites the whole record, and the keypad
+        password, which Home Assistant never keeps, would be wiped (reference P13)."""
+        raise TerminalNotSupportedError("DATA UPDATE USERINFO would wipe the password")
+
+    async def async_clear_attendance(self, delivered: int) -> None:
+        """Not over Push: the terminal's count of what it still holds cannot be asked for."""
+        raise TerminalNotSupportedError("the log cannot be compared before clearing")
+
+    async def async_read_templates(self, user_id: str) -> list[FingerTemplate]:
+        """Not over Push: templates the terminal uploads are dropped on arrival."""
+        raise TerminalNotSupportedError("templates are not kept")
+
+    async def async_write_templates(
+        self, user_id: str, templates: Collection[FingerTemplate]
+    ) -> None:
+        raise TerminalNotSupportedError("templates are written over pull only")
 
     async def _async_command(self, command: str) -> CommandResult:
         """Queue `command` and wait for its result; raise unless the terminal answers 0."""

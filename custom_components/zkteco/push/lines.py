@@ -883,6 +883,13 @@ def delete_user(user_id: str) -> str:
     return f"DATA DELETE USERINFO PIN={_pin(user_id)}"
 
 
+def delete_fingerprint(user_id: str, finger: int) -> str:
+    """`DATA DELETE FINGERTMP` of one finger (the terminal's own number, FID)."""
+    if finger not in range(10):
+        raise ValueError("FID is 0 to 9")
+    return f"DATA DELETE FINGERTMP {_fields_text(PIN=_pin(user_id), FID=str(finger))}"
+
+
 def _pin(user_id: str) -> str:
     _check(_PIN, user_id, "user id")
     return user_id
