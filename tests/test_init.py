@@ -45,6 +45,7 @@ from .conftest import (
     poll,
     punch,
     until,
+    until_terminal,
 )
 
 SECOND_SERIAL = "CQUJ203960002"
@@ -221,6 +222,29 @@ async def test_push_entry_loads_before_the_terminal_calls(
     assert events[0].data["caught_up"] is False
     assert hass.states.get("binary_sensor.principal_connectivity").state == STATE_ON
     assert hass.states.get("sensor.principal_users").state == "3"
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_user_the_push_terminal_uploads_names_its_next_punch(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    home_assistant_url: str,
+    make_push_terminal: Callable[..., PushTerminal],
+) -> None:
+    """Added at the terminal's keypad: its USER upload names the punch that follows at once,
+    not after the next re-read of the users."""
+    await setup_entry(hass, push_entry)
+    push = make_push_terminal(home_assistant_url).start()
+    await until_terminal(hass, push, lambda t: t.polls >= 1)
+    await poll(hass, push_entry)
+    events = async_capture_events(hass, EVENT_ATTENDANCE)
+
+    push.add_user("77", "Luis Perez")
+    await until_terminal(hass, push, lambda t: len(t.acknowledged.get("OPERLOG", [])) >= 1)
+    push.terminal.punch("77", timestamp=dt_util.now().replace(tzinfo=None))
+    await until(lambda: len(events) == 1)
+
+    assert events[0].data["name"] == "Luis Perez"
 
 
 async def test_removing_a_push_entry_forgets_its_terminal(

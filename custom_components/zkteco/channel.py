@@ -126,7 +126,16 @@ class SessionOpened:
     """A new session began: the terminal may have logged punches that no event announced."""
 
 
-type ChannelEvent = Punch | FingerScored | EnrollmentResult | ConnectionLost | SessionOpened
+@dataclass(frozen=True, slots=True)
+class UsersChanged:
+    """The terminal told its users unasked (a Push upload): they name the punches that follow."""
+
+    users: tuple[TerminalUser, ...]
+
+
+type ChannelEvent = (
+    Punch | FingerScored | EnrollmentResult | ConnectionLost | SessionOpened | UsersChanged
+)
 type ChannelListener = Callable[[ChannelEvent], None]
 
 

@@ -28,6 +28,7 @@ from .channel import (
     TerminalChannel,
     TerminalError,
     TerminalUser,
+    UsersChanged,
 )
 from .const import (
     CONF_DEVICE_ID,
@@ -129,6 +130,8 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             # through the debounced refresh (live punches wait for this poll). Before the first
             # data, the first refresh is running already.
             self.config_entry.async_create_task(self.hass, self.async_refresh())
+        elif isinstance(event, UsersChanged) and self.data is not None:
+            self.async_publish(users={user.user_id: user for user in event.users})
 
     async def _async_update_data(self) -> ZKTecoData:
         if self.data is not None and self._channel.enrolling:

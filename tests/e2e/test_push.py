@@ -121,12 +121,6 @@ async def test_push_punch_arrives_over_the_websocket(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the USER upload reaches the channel, not the coordinator's users: the Push "
-    "channel's user counter stays the one the options post said, so users are re-read only "
-    "after USERS_REREAD_INTERVAL",
-)
 async def test_push_punch_names_a_user_added_at_the_terminal(
     push_ws: HassWebSocket, push: PushTerminal
 ) -> None:

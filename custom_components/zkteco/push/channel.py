@@ -98,6 +98,7 @@ from ..channel import (
     TerminalNotSupportedError,
     TerminalUnknownUserError,
     TerminalUser,
+    UsersChanged,
 )
 from ..const import DOMAIN
 from . import lines
@@ -326,6 +327,8 @@ class PushChannel:
                 if (number := _number(fid)) is not None:
                     self._finger_uploaded(pin, number, _number(size))
         await self._store.async_save(self._stored())
+        if upload.users:
+            self._emit(UsersChanged(tuple(self._users.values())))
 
     def device_info(self, info: DeviceInfo) -> None:
         said = {name: value for name, value in asdict(info).items() if value is not None}
