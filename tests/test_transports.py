@@ -1,9 +1,7 @@
 """The same behaviour whichever way a terminal talks: pull (Home Assistant calls the simulated K40
 on port 4370) or Push (the simulated Push K40 calls Home Assistant).
 
-One body per test, run once per transport. The pull terminal is a configured entry; the Push
-one is Home Assistant's side of it without an entry (channel, attendance and enrollment, as the
-entry wires them), until Push entries exist.
+One body per test, run once per transport, each terminal a configured entry.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from zksim import PressOutcome, ZKSimulator
 from zksim.push import PushTerminal
 from zksim.records import Record
 
-from .conftest import PUSH_SERIAL, PushSide, Seen, know_user, started, until, until_terminal
+from .conftest import PUSH_SERIAL, Seen, started, until, until_terminal
 
 
 @pytest.fixture
@@ -48,7 +46,8 @@ class Transport:
 
     terminal: SimulatedTerminal
     serial: str
-    enrollment: EnrollmentManager
+    enrollment_of: Callable[[], EnrollmentManager]
+    """The enrollment manager (an entry's exists once it is set up)."""
     prepare: Callable[[], Awaitable[None]]
     """Have the terminal talk to Home Assistant, which knows user 123, Ana Garcia."""
     settle: Callable[[], Awaitable[None]]
@@ -67,23 +66,33 @@ def pull_transport(hass: HomeAssistant, request: pytest.FixtureRequest) -> Trans
         await entry.runtime_data.coordinator.async_refresh()
         await hass.async_block_till_done()
 
-    return Transport(simulator, simulator.serial, entry.runtime_data.enrollment, prepare, settle)
+    return Transport(
+        simulator, simulator.serial, lambda: entry.runtime_data.enrollment, prepare, settle
+    )
 
 
 def push_transport(hass: HomeAssistant, request: pytest.FixtureRequest) -> Transport:
-    side: PushSide = request.getfixturevalue("push_side")
-    push: PushTerminal = request.getfixturevalue("push")
-    push.terminal.add_user("123", "Ana Garcia")
+    entry: MockConfigEntry = request.getfixturevalue("push_entry")
+    url: str = request.getfixturevalue("home_assistant_url")
+    make_push_terminal: Callable[..., PushTerminal] = request.getfixturevalue("make_push_terminal")
+    push = make_push_terminal(url)
 
     async def prepare() -> None:
+        """The entry is set up, the terminal calls; Ana Garcia is added at its keypad."""
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
         await started(hass, push)
-        await know_user(hass, side, "123", "Ana Garcia")
+        await entry.runtime_data.coordinator.async_refresh()
+        push.add_user("123", "Ana Garcia")
+        await until(lambda: "123" in entry.runtime_data.coordinator.known_users())
 
     async def settle() -> None:
         await until_terminal(hass, push, lambda t: not any(t.unacknowledged.values()))
         await hass.async_block_till_done()
 
-    return Transport(push.terminal, PUSH_SERIAL, side.enrollment, prepare, settle)
+    return Transport(
+        push.terminal, PUSH_SERIAL, lambda: entry.runtime_data.enrollment, prepare, settle
+    )
 
 
 @pytest.fixture(params=[pull_transport, push_transport], ids=["pull", "push"])
@@ -126,7 +135,7 @@ async def test_a_punch_fires_once_with_the_same_data(
 
 async def enroll(transport: Transport, seen: Seen, press: PressOutcome) -> list[str]:
     """Finger 1 of user 123, three presses as `press`: the results announced."""
-    await transport.enrollment.async_start("123", 1)
+    await transport.enrollment_of().async_start("123", 1)
     await until(lambda: transport.terminal.enrolling)
     for _ in range(3):
         transport.terminal.press_finger(press)
