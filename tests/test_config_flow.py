@@ -34,10 +34,12 @@ from custom_components.zkteco.const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_ENROLLMENT_PATH,
+    CONF_KEEP_CLOCK,
     CONF_LISTENER_PORT,
     CONF_PROTOCOL,
     CONF_PUSH,
     CONF_SERIAL_NUMBER,
+    CONF_SHARE_FINGERPRINTS,
     CONF_SOURCE_ADDRESS,
     CONF_TIMEZONE,
     DEFAULT_SCAN_INTERVAL,
@@ -411,7 +413,8 @@ async def test_reconfigure_unreachable_entry(hass: HomeAssistant, simulator: ZKS
 
 
 async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
-    """Only the timezone, Home Assistant's offered first; it reaches the coordinator.
+    """The timezone, Home Assistant's offered first, which reaches the coordinator; the clock
+    kept right and new fingers not shared unless told.
 
     No poll interval: punches come as realtime events, and homeassistant.update_entity polls
     on demand.
@@ -420,7 +423,16 @@ async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     defaults = {key.schema: key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_TIMEZONE: hass.config.time_zone}
+    assert defaults == {
+        CONF_TIMEZONE: hass.config.time_zone,
+        CONF_KEEP_CLOCK: True,
+        CONF_SHARE_FINGERPRINTS: False,
+    }
+    await assert_translated(
+        hass,
+        "options.step.init.data.keep_clock",
+        "options.step.init.data.share_fingerprints",
+    )
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_TIMEZONE: "America/Bogota"}
@@ -428,7 +440,11 @@ async def test_options(hass: HomeAssistant, init_integration: MockConfigEntry) -
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert init_integration.options == {CONF_TIMEZONE: "America/Bogota"}
+    assert init_integration.options == {
+        CONF_TIMEZONE: "America/Bogota",
+        CONF_KEEP_CLOCK: True,
+        CONF_SHARE_FINGERPRINTS: False,
+    }
     coordinator = init_integration.runtime_data.coordinator
     assert coordinator.timezone == ZoneInfo("America/Bogota")
     assert coordinator.data.clock.tzinfo == ZoneInfo("America/Bogota")
@@ -938,6 +954,10 @@ async def test_push_discovery_of_a_known_terminal(
 # -- options of a terminal that calls Home Assistant --------------------------------------------
 
 
+# What every terminal's options hold unless the user changes them.
+DEFAULT_OPTIONS = {CONF_KEEP_CLOCK: True, CONF_SHARE_FINGERPRINTS: False}
+
+
 def option_fields(result: ConfigFlowResult) -> dict[str, Any]:
     """The options offered, with their defaults (None: no default)."""
     return {
@@ -952,6 +972,7 @@ async def test_push_options(hass: HomeAssistant) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert option_fields(result) == {
         CONF_TIMEZONE: hass.config.time_zone,
+        **DEFAULT_OPTIONS,
         CONF_SOURCE_ADDRESS: None,
         CONF_LISTENER_PORT: None,
     }
@@ -975,6 +996,7 @@ async def test_push_options(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
         CONF_TIMEZONE: "America/Bogota",
+        **DEFAULT_OPTIONS,
         CONF_LISTENER_PORT: 8081,
         CONF_SOURCE_ADDRESS: "192.168.1.50",
     }
@@ -992,7 +1014,7 @@ async def test_push_options_cleared(hass: HomeAssistant) -> None:
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_SOURCE_ADDRESS: ""}
         )
-    assert entry.options == {CONF_TIMEZONE: "UTC"}
+    assert entry.options == {CONF_TIMEZONE: "UTC", **DEFAULT_OPTIONS}
 
 
 async def test_enrollment_path_option(hass: HomeAssistant, simulator: ZKSimulator) -> None:
@@ -1011,7 +1033,11 @@ async def test_enrollment_path_option(hass: HomeAssistant, simulator: ZKSimulato
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
         )
-    assert entry.options == {CONF_TIMEZONE: "UTC", CONF_ENROLLMENT_PATH: ENROLLMENT_PULL}
+    assert entry.options == {
+        CONF_TIMEZONE: "UTC",
+        **DEFAULT_OPTIONS,
+        CONF_ENROLLMENT_PATH: ENROLLMENT_PULL,
+    }
 
 
 async def test_reconfigure_a_push_entry_attaches_pull(

@@ -42,10 +42,12 @@ from .const import (
     CONF_COMM_KEY,
     CONF_DEVICE_ID,
     CONF_ENROLLMENT_PATH,
+    CONF_KEEP_CLOCK,
     CONF_LISTENER_PORT,
     CONF_PROTOCOL,
     CONF_PUSH,
     CONF_SERIAL_NUMBER,
+    CONF_SHARE_FINGERPRINTS,
     CONF_SOURCE_ADDRESS,
     CONF_TIMEZONE,
     DEFAULT_PORT,
@@ -504,7 +506,9 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ZKTecoOptionsFlow(OptionsFlowWithReload):
-    """The timezone the terminal's clock is set to; for a terminal that calls Home Assistant,
+    """The timezone the terminal's clock is set to, whether Home Assistant keeps that clock right,
+    and whether a finger enrolled here is copied to the other terminals; for a terminal that calls
+    Home Assistant,
     the address it must call from and the plain listener's port; for one with both channels,
     which one enrolls.
 
@@ -529,6 +533,10 @@ class ZKTecoOptionsFlow(OptionsFlowWithReload):
             ): SelectSelector(
                 SelectSelectorConfig(options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN)
             ),
+            vol.Required(CONF_KEEP_CLOCK, default=options.get(CONF_KEEP_CLOCK, True)): bool,
+            vol.Required(
+                CONF_SHARE_FINGERPRINTS, default=options.get(CONF_SHARE_FINGERPRINTS, False)
+            ): bool,
         }
         data = self.config_entry.data
         if data.get(CONF_PUSH):

@@ -11,6 +11,9 @@ CONF_DEVICE_ID: Final = "device_id"
 CONF_COMM_KEY: Final = "comm_key"
 CONF_PROTOCOL: Final = "protocol"
 CONF_TIMEZONE: Final = "timezone"
+# Options of every terminal: keep its clock right; copy fingers enrolled on it to the others.
+CONF_KEEP_CLOCK: Final = "keep_clock"
+CONF_SHARE_FINGERPRINTS: Final = "share_fingerprints"
 # The terminal calls Home Assistant (Push / Cloud Server); alone, or beside the pull data.
 CONF_PUSH: Final = "push"
 CONF_SERIAL_NUMBER: Final = "serial_number"
