@@ -7,9 +7,12 @@ Home Assistant's server as a Push terminal: the same users, fingers and punches.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+from freezegun import freeze_time
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
@@ -153,3 +156,25 @@ async def test_enrollment_path_push(
 
     assert channel.enrollment_channel() is channel.push
     assert channel.enrollment_timeout == channel.push.enrollment_timeout
+
+
+async def test_while_push_enrolls_its_contact_stands_for_the_polls(
+    hass: HomeAssistant,
+    two_way_entry: MockConfigEntry,
+    channel: CombinedChannel,
+    simulator: ZKSimulator,
+    two_way_terminal: PushTerminal,
+) -> None:
+    """Pull leaves the capture screen alone; a terminal that stops calling shows as gone."""
+    runtime = two_way_entry.runtime_data
+    await runtime.enrollment.async_start("123", 1)
+    assert await hass.async_add_executor_job(simulator.wait_for, lambda sim: sim.enrolling)
+    simulator.reset_stats()
+
+    await hass.async_add_executor_job(two_way_terminal.stop)
+    with freeze_time(dt_util.utcnow() + channel.push.contact_timeout + timedelta(seconds=1)):
+        await runtime.coordinator.async_refresh()
+
+    assert simulator.commands == []
+    assert not runtime.coordinator.last_update_success
+    await runtime.enrollment.async_cancel()

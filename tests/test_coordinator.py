@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 import threading
 from unittest.mock import patch
 import zoneinfo
 
+from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN, USERS_REREAD_INTERVAL
 from zksim import ZKSimulator, protocol as sim_protocol
+from zksim.push import PushTerminal
 
-from .conftest import BOTH_PROTOCOLS, poll
+from .conftest import BOTH_PROTOCOLS, poll, started, until, until_terminal
 
 USERS_SENSOR = "sensor.principal_users"
 
@@ -134,3 +139,31 @@ async def test_timezone_read_off_the_event_loop(
     assert hass.loop_thread_id not in readers
     assert config_entry.runtime_data.coordinator.timezone == real_zone("Pacific/Chatham")
     assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_a_push_terminal_gone_while_enrolling_is_shown_gone(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    home_assistant_url: str,
+    make_push_terminal: Callable[..., PushTerminal],
+) -> None:
+    """The enrollment may wait minutes for the terminal; its silence meanwhile is not hidden."""
+    push = make_push_terminal(home_assistant_url)
+    push_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(push_entry.entry_id)
+    await started(hass, push)
+    runtime = push_entry.runtime_data
+    await runtime.coordinator.async_refresh()
+    push.add_user("123", "Ana Garcia")
+    await until(lambda: "123" in runtime.coordinator.known_users())
+    await runtime.enrollment.async_start("123", 1)
+    await until_terminal(hass, push, lambda t: t.terminal.enrolling)
+
+    await hass.async_add_executor_job(push.stop)
+    # Time stands still only now: the simulated terminal's own waits run on the real clock.
+    with freeze_time(dt_util.utcnow() + runtime.channel.contact_timeout + timedelta(seconds=1)):
+        await runtime.coordinator.async_refresh()
+
+    assert not runtime.coordinator.last_update_success
+    assert runtime.channel.enrolling  # its own bound ends it; the terminal was not disturbed
+    await runtime.enrollment.async_cancel()

@@ -226,6 +226,10 @@ class TerminalChannel(Protocol):
         ``catch_up`` needs ``Capability.READ_LOG``.
         """
 
+    async def async_check_contact(self) -> None:
+        """Raise TerminalConnectionError when the terminal is known to be out of reach, without
+        a word to it: what stands for a poll while it waits for a finger."""
+
     async def async_read_users(self) -> list[TerminalUser]: ...
 
     async def async_start_enrollment(self, user: TerminalUser, finger: int) -> bool:

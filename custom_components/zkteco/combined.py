@@ -111,6 +111,10 @@ class CombinedChannel:
 
         return remove
 
+    async def async_check_contact(self) -> None:
+        """Through the channel the terminal is enrolling on (pull's polls wait meanwhile)."""
+        await (self._enrolling_via or self.pull).async_check_contact()
+
     async def async_poll[T](
         self, read_users: Callable[[Counters], bool], catch_up: CatchUp[T] | None = None
     ) -> Polled[T]:

@@ -7,6 +7,8 @@ manager, side by side with it in the entry's runtime data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
@@ -135,7 +137,11 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
 
     async def _async_update_data(self) -> ZKTecoData:
         if self.data is not None and self._channel.enrolling:
-            return self.data  # polls would interrupt the terminal while it waits for a finger
+            # A poll would interrupt the terminal while it waits for a finger; its contact is
+            # still followed, so that Connectivity tells when it is gone meanwhile.
+            with _translated_errors():
+                await self._channel.async_check_contact()
+            return self.data
         users_known = self.data.users if self.data is not None else None
         known_users_count = len(users_known) if users_known is not None else None
         now = dt_util.utcnow()
@@ -149,18 +155,8 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             if self.hass.state is CoreState.running
             else None
         )
-        try:
+        with _translated_errors():
             result = await self._channel.async_poll(read_users, catch_up)
-        except TerminalAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
-        except TerminalError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
         if result.users is not None:
             self._users_read_at = now
         users = (
@@ -188,6 +184,23 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         by_id = {user.user_id: user for user in users}
         self.async_publish(users=by_id)
         return by_id
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """What the coordinator makes of a terminal's failure: reauthentication, or unavailable."""
+    try:
+        yield
+    except TerminalAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except TerminalError as err:
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
 
 
 async def async_entry_time_zone(hass: HomeAssistant, entry: ConfigEntry) -> tzinfo:

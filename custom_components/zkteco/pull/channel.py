@@ -105,6 +105,10 @@ class PullChannel:
 
         return await self._worker.async_run(poll)
 
+    async def async_check_contact(self) -> None:
+        """Nothing to check: an enrollment waits on an open session, and losing it ends the
+        enrollment (the next poll then finds the terminal gone)."""
+
     async def async_read_users(self) -> list[TerminalUser]:
         return await self._worker.async_run(lambda terminal: terminal.read_users())
 

@@ -282,11 +282,20 @@ class PushChannel:
         self, read_users: Callable[[Counters], bool], catch_up: CatchUp[T] | None = None
     ) -> Polled[T]:
         """What the terminal last pushed; the attendance needs no catch-up (it re-sends)."""
-        self._check_contact()
+        await self.async_check_contact()
         counters = self._counters()
         users = list(self._users.values()) if read_users(counters) else None
         clock = dt_util.now(self._time_zone).replace(tzinfo=None)
         return Polled(counters, clock, users, None)
+
+    async def async_check_contact(self) -> None:
+        """Whether it called within ``contact_timeout``."""
+        if self.last_contact is None:
+            raise TerminalConnectionError(f"{self._name} has not called Home Assistant yet")
+        if dt_util.utcnow() - self.last_contact > self.contact_timeout:
+            raise TerminalConnectionError(
+                f"{self._name} last called at {self.last_contact.isoformat()}"
+            )
 
     async def async_read_users(self) -> list[TerminalUser]:
         return list(self._users.values())
@@ -501,14 +510,6 @@ class PushChannel:
         return end.result
 
     # -- helpers -----------------------------------------------------------------------
-    def _check_contact(self) -> None:
-        if self.last_contact is None:
-            raise TerminalConnectionError(f"{self._name} has not called Home Assistant yet")
-        if dt_util.utcnow() - self.last_contact > self.contact_timeout:
-            raise TerminalConnectionError(
-                f"{self._name} last called at {self.last_contact.isoformat()}"
-            )
-
     def _counters(self) -> Counters:
         device = self._device
         fingers = sum(len(fingers) for fingers in self._fingers.values())
