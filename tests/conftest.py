@@ -213,6 +213,51 @@ async def add_unreachable_terminal(hass: HomeAssistant, sim: ZKSimulator) -> Non
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
+# -- More terminals: enroll once, use everywhere ------------------------------------------------
+
+LUIS_THUMB_TEMPLATE = b"SS21" + bytes(range(256)) * 2  # what Luis enrolled on the principal
+
+
+@pytest.fixture
+async def other_terminals(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    protocol: str,
+) -> AsyncIterator[dict[str, ZKSimulator]]:
+    """Two more terminals set up beside the principal, almacen and oficina, with Ana and
+    without Luis."""
+    simulator.add_template("7", RIGHT_THUMB, LUIS_THUMB_TEMPLATE)
+    others: dict[str, ZKSimulator] = {}
+    entries = []
+    for number, device_id in enumerate(("almacen", "oficina"), start=2):
+        sim = ZKSimulator(host="127.0.0.1", port=0, udp=True, serial=f"CQUJ20396000{number}")
+        sim.add_user("123", "Ana Garcia")
+        sim.start()
+        others[device_id] = sim
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=device_id,
+            unique_id=sim.serial,
+            data={**entry_data(sim, device_id), CONF_PROTOCOL: protocol},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        entries.append(entry)
+    await hass.async_block_till_done()
+    yield others
+    for entry in entries:
+        await hass.config_entries.async_unload(entry.entry_id)
+    for sim in others.values():
+        sim.stop()
+
+
+def template_of(sim: ZKSimulator, user_id: str, finger: int) -> bytes | None:
+    """The template the terminal holds for this finger (its own number) of this user."""
+    user = sim.user_by_id(user_id)
+    template = None if user is None else sim.template_of(user.uid, finger)
+    return None if template is None else template.template
+
+
 # -- Push mode: a served terminal's sink, and a simulated Push K40 ------------------------------
 
 PUSH_SERIAL = "CQUJ203960001"
@@ -486,11 +531,15 @@ def two_way_entry(simulator: ZKSimulator, entry_options: dict[str, object]) -> M
 
 
 async def enroll(
-    hass: HomeAssistant, entry: MockConfigEntry, simulator: ZKSimulator, finger_index: int
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: ZKSimulator,
+    finger_index: int,
+    user_id: str = "123",
 ) -> str:
-    """Enroll a finger of user 123 with three good presses; the result the event gives."""
+    """Enroll a finger of the user with three good presses; the result the event gives."""
     finished = async_capture_events(hass, EVENT_ENROLLMENT_FINISHED)
-    await entry.runtime_data.enrollment.async_start("123", finger_index)
+    await entry.runtime_data.enrollment.async_start(user_id, finger_index)
     # A Push terminal shows its capture screen just after the poll that took the command.
     assert await hass.async_add_executor_job(simulator.wait_for, lambda sim: sim.enrolling)
     for _ in range(3):

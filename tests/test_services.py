@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from http import HTTPStatus
 import time
 from typing import Any
@@ -22,7 +21,6 @@ import voluptuous as vol
 
 from custom_components.zkteco.channel import TerminalConnectionError, TerminalNotSupportedError
 from custom_components.zkteco.const import (
-    CONF_PROTOCOL,
     DEFAULT_UNLOCK_SECONDS,
     DOMAIN,
     EVENT_ATTENDANCE,
@@ -35,12 +33,13 @@ from zksim import ZKSimulator, protocol as p
 from .conftest import (
     BOTH_PROTOCOLS,
     HISTORY_RECORDS,
+    LUIS_THUMB_TEMPLATE,
     RIGHT_INDEX,
     RIGHT_THUMB,
     add_unreachable_terminal,
-    entry_data,
     poll,
     punch,
+    template_of,
     until,
 )
 
@@ -728,40 +727,13 @@ async def test_management_waits_for_a_running_enrollment(
 
 # -- Enroll once, use everywhere -----------------------------------------------------------------
 
-LUIS_THUMB_TEMPLATE = b"SS21" + bytes(range(256)) * 2  # what Luis enrolled on the principal
-
 
 @pytest.fixture
-async def other_terminals(
-    hass: HomeAssistant,
-    simulator: ZKSimulator,
-    init_integration: MockConfigEntry,
-    protocol: str,
-) -> AsyncIterator[dict[str, ZKSimulator]]:
-    """Two more terminals beside the principal, almacen and oficina, without Luis."""
-    simulator.add_template("7", RIGHT_THUMB, LUIS_THUMB_TEMPLATE)
-    others: dict[str, ZKSimulator] = {}
-    entries = []
-    for number, device_id in enumerate(("almacen", "oficina"), start=2):
-        sim = ZKSimulator(host="127.0.0.1", port=0, udp=True, serial=f"CQUJ20396000{number}")
-        sim.add_user("123", "Ana Garcia")
-        sim.start()
-        others[device_id] = sim
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=device_id,
-            unique_id=sim.serial,
-            data={**entry_data(sim, device_id), CONF_PROTOCOL: protocol},
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        entries.append(entry)
-    await hass.async_block_till_done()
-    yield others
-    for entry in entries:
-        await hass.config_entries.async_unload(entry.entry_id)
-    for sim in others.values():
-        sim.stop()
+def other_terminals(
+    init_integration: MockConfigEntry, other_terminals: dict[str, ZKSimulator]
+) -> dict[str, ZKSimulator]:
+    """Almacen and oficina beside the principal, set up."""
+    return other_terminals
 
 
 async def copy_luis(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
@@ -772,9 +744,7 @@ async def copy_luis(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
 
 
 def luis_template(sim: ZKSimulator) -> bytes | None:
-    user = sim.user_by_id("7")
-    template = None if user is None else sim.template_of(user.uid, RIGHT_THUMB)
-    return None if template is None else template.template
+    return template_of(sim, "7", RIGHT_THUMB)
 
 
 THUMB = [{"finger_index": 0, "finger_name": "Pulgar derecho"}]

@@ -21,6 +21,7 @@ from .const import (
     CONF_ENROLLMENT_PATH,
     CONF_LISTENER_PORT,
     CONF_PUSH,
+    CONF_SHARE_FINGERPRINTS,
     CONF_SOURCE_ADDRESS,
     DOMAIN,
     ENROLLMENT_AUTOMATIC,
@@ -40,6 +41,7 @@ from .push.server import async_get_push_hub
 from .push_setup import async_release_listener, async_setup_push, async_use_listener
 from .repairs import async_clear_all, async_right_terminal, async_watch, async_wrong_terminal
 from .services import async_setup_services
+from .sharing import async_share_new_fingers
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -76,6 +78,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: ZKTecoConfigEntry) -> bo
         raise
     entry.runtime_data = runtime
     entry.async_on_unload(async_watch(hass, runtime))
+    if entry.options.get(CONF_SHARE_FINGERPRINTS, False):
+        entry.async_on_unload(async_share_new_fingers(hass, runtime))
 
     async def _async_on_stop(_event: Event) -> None:
         await _async_shutdown(runtime)

@@ -76,6 +76,7 @@ FINGER_KEYS: Final = (
 EVENT_ATTENDANCE: Final = "zkteco_attendance"
 EVENT_ENROLLMENT_PRESS: Final = "zkteco_enrollment_press"
 EVENT_ENROLLMENT_FINISHED: Final = "zkteco_enrollment_finished"
+EVENT_FINGERPRINT_SHARED: Final = "zkteco_fingerprint_shared"
 
 # The vendor manual leaves a CMD_UNLOCK without a delay undefined (the terminal's own lock time
 # cannot be asked for it): pyzk's default, always sent.

@@ -218,6 +218,7 @@ class EnrollmentManager:
         # None until an enrollment starts; the sensor shows that as idle.
         self.status: EnrollmentStatus | None = None
         self._listeners: list[Callable[[], None]] = []
+        self._enrolled_listeners: list[Callable[[str, int], None]] = []
         # What the dashboard's selects chose for its button.
         self.selected_user_id: str | None = None
         self.selected_finger = 1
@@ -231,6 +232,15 @@ class EnrollmentManager:
         """Call ``listener`` whenever the status changes."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_add_enrolled_listener(
+        self, listener: Callable[[str, int], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` with the user id and the finger index of each finger enrolled,
+        once its end has been announced."""
+        self._enrolled_listeners.append(listener)
+        return lambda: self._enrolled_listeners.remove(listener)
 
     async def async_start(self, user_id: str, finger_index: object) -> dict[str, Any]:
         """Put the terminal in enrollment mode; returns once the terminal has agreed."""
@@ -374,6 +384,9 @@ class EnrollmentManager:
         self._set_status(outcome, enrollment)
         self._fire(EVENT_ENROLLMENT_FINISHED, enrollment, result=str(outcome))
         LOGGER.debug("%s: enrollment ended: %s", self._entry.title, outcome)
+        if outcome is EnrollmentState.SUCCESS:
+            for listener in list(self._enrolled_listeners):
+                listener(enrollment.user.user_id, enrollment.finger_index)
 
     async def _async_restore(self) -> None:
         """Out of enrollment mode and enabled; if the terminal is gone, as soon as it is back."""

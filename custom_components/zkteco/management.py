@@ -10,7 +10,7 @@ card show it. Templates, passwords and (unless asked for) card numbers never lea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any, Final
@@ -297,14 +297,15 @@ async def async_copy_fingerprints(
     targets: Iterable[str],
     *,
     overwrite: bool,
+    fingers: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """Copy the person and their templates from ``source`` to each target, side by side.
 
-    The templates stay in memory. Each target answers for itself, by its device id: what was
-    copied, what it kept because it has that finger already (unless ``overwrite``), or why it
-    failed.
+    ``fingers`` (the terminal's numbers) limits the copy to them. The templates stay in memory.
+    Each target answers for itself, by its device id: what was copied, what it kept because it
+    has that finger already (unless ``overwrite``), or why it failed.
     """
-    user, templates = await _async_read_fingerprints(source, user_id)
+    user, templates = await _async_read_fingerprints(source, user_id, fingers)
     source_id = source.coordinator.device_id
     device_ids = [device_id for device_id in dict.fromkeys(targets) if device_id != source_id]
     results = await asyncio.gather(
@@ -317,7 +318,7 @@ async def async_copy_fingerprints(
 
 
 async def _async_read_fingerprints(
-    source: ZKTecoRuntimeData, user_id: str
+    source: ZKTecoRuntimeData, user_id: str, fingers: Collection[int] | None
 ) -> tuple[TerminalUser, list[FingerTemplate]]:
     _idle(source)
     device_id = source.coordinator.device_id
@@ -327,6 +328,8 @@ async def _async_read_fingerprints(
         if user is None:
             raise UserNotFound(user_id=user_id, device_id=device_id)
         templates = await source.channel.async_read_templates(user_id)
+    if fingers is not None:
+        templates = [template for template in templates if template.finger in fingers]
     if not templates:
         raise NoFingerprints(user_id=user_id, device_id=device_id)
     return user, templates
