@@ -407,7 +407,8 @@ def test_terminal_unreachable(
     page.click("button.start")
     page.status_is("done", "failed", timeout=TERMINAL_TIMEOUT)
     assert page.status().text == (
-        "The terminal could not be reached. Check that it is on and connected, then try again."
+        "The finger was not enrolled: the terminal could not be reached, or it did not store the"
+        " finger. Check that it is on and connected, then try again."
     )
     page.screenshot("unreachable")
 

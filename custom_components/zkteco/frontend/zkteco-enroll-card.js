@@ -55,7 +55,7 @@ const STRINGS = {
         "Nobody placed the finger in time. Press Start again when the person is at the terminal.",
       cancelled: "Enrollment cancelled. The terminal is back to normal.",
       failed:
-        "The terminal could not be reached. Check that it is on and connected, then try again.",
+        "The finger was not enrolled: the terminal could not be reached, or it did not store the finger. Check that it is on and connected, then try again.",
       busy: "Another enrollment is running on this terminal. Wait for it to end, or cancel it.",
       user_not_found:
         "{name} is no longer on the terminal. Reload this page to read its people again, or add the person on the terminal first.",
@@ -115,7 +115,7 @@ const STRINGS = {
         "Nadie puso el dedo a tiempo. Pulsa Empezar otra vez cuando la persona esté en el terminal.",
       cancelled: "Registro cancelado. El terminal vuelve a funcionar con normalidad.",
       failed:
-        "No se pudo contactar con el terminal. Comprueba que está encendido y conectado, y vuelve a intentarlo.",
+        "La huella no se registró: no se pudo contactar con el terminal, o no la guardó. Comprueba que está encendido y conectado, y vuelve a intentarlo.",
       busy: "Ya hay un registro en curso en este terminal. Espera a que termine, o cancélalo.",
       user_not_found:
         "{name} ya no está en el terminal. Recarga esta página para volver a leer sus personas, o da de alta antes a la persona en el terminal.",
