@@ -7,11 +7,12 @@ manager, side by side with it in the entry's runtime data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.core import CoreState, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.start import async_at_started
@@ -30,6 +31,7 @@ from .channel import (
     TerminalUser,
     UsersChanged,
 )
+from .clock import ClockKeeper, ClockRead
 from .const import (
     CONF_DEVICE_ID,
     CONF_TIMEZONE,
@@ -51,6 +53,7 @@ class ZKTecoRuntimeData:
     coordinator: ZKTecoCoordinator
     attendance: AttendanceTracker
     enrollment: EnrollmentManager
+    clock: ClockKeeper
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +89,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         # Until async_setup() has read the chosen one (reading it may touch the disk).
         self.timezone: tzinfo = dt_util.get_default_time_zone()
         self._users_read_at = datetime.min.replace(tzinfo=UTC)
+        self._clock_listeners: list[Callable[[ClockRead], None]] = []
 
     async def async_setup(self) -> None:
         """Load the timezone; listen to the channel's events."""
@@ -108,6 +112,12 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
     def known_users(self) -> dict[str, TerminalUser]:
         """The users the last poll read (none before the first)."""
         return self.data.users if self.data is not None else {}
+
+    @callback
+    def async_add_clock_listener(self, listener: Callable[[ClockRead], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` with each reading of the terminal's clock, before it is shown."""
+        self._clock_listeners.append(listener)
+        return lambda: self._clock_listeners.remove(listener)
 
     @callback
     def async_publish(self, **changes: object) -> None:
@@ -170,7 +180,10 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         )
         if catch_up is not None:
             self.attendance.apply(result.counters.records, result.caught_up, users)
-        return ZKTecoData(counters=result.counters, clock=self.localize(result.clock), users=users)
+        read = ClockRead(self.localize(result.clock), started=now, ended=dt_util.utcnow())
+        for listener in list(self._clock_listeners):
+            listener(read)
+        return ZKTecoData(counters=result.counters, clock=read.clock, users=users)
 
     async def async_set_clock(self) -> None:
         """Set the terminal's clock to Home Assistant's time in its timezone, then read it again.
