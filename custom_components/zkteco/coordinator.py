@@ -2,7 +2,8 @@
 
 The coordinator's data is what a poll reads: counters, clock, users. What the terminal pushes
 (punches, the enrollment's progress) is followed by the attendance tracker and the enrollment
-manager, side by side with it in the entry's runtime data.
+manager, side by side with it in the entry's runtime data. The clock keeper (clock.py) hears
+each poll's reading of the terminal's clock, and sets it through the coordinator.
 """
 
 from __future__ import annotations
