@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.zkteco.clock import DAILY_AT, FIRST_RETRY
+from custom_components.zkteco.clock import DAILY_AT, FIRST_RETRY, LONGEST_RETRY
 from custom_components.zkteco.const import CONF_KEEP_CLOCK, CONF_TIMEZONE, DOMAIN
 from zksim import PushTerminal, ZKSimulator, protocol as sim_protocol
 from zksim.terminal import Terminal
@@ -308,3 +308,24 @@ async def test_push_terminal_is_set_daily(
     assert push.handshakes == 2
     assert clock_error(push.terminal) < RIGHT
     await hass.config_entries.async_unload(push_entry.entry_id)
+
+
+async def test_asked_again_daily_for_ever(
+    hass: HomeAssistant,
+    simulator: ZKSimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Waits grow to a day and stay there, however long the terminal refuses."""
+    refuse_set_time(simulator, True)
+    set_off_by(simulator, timedelta(minutes=5))
+
+    for _ in range(60):
+        await poll(hass, init_integration)
+        freezer.tick(LONGEST_RETRY)
+    await poll(hass, init_integration)
+
+    assert sets(simulator) == 61
+    assert len(warnings(caplog)) == 1
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -97,7 +97,7 @@ class ClockKeeper:
         self._daily_due = False
         self._setting = False
         self._last_read: ClockRead | None = None
-        self._failures = 0
+        self._wait: timedelta | None = None  # since the last failure: none while all is well
         self._retry_at: datetime | None = None
         self._cancel_daily: CALLBACK_TYPE | None = None
 
@@ -161,19 +161,18 @@ class ClockKeeper:
             self._kept()
 
     def _failed(self, reason: str) -> None:
-        self._failures += 1
-        wait = min(FIRST_RETRY * 2 ** (self._failures - 1), LONGEST_RETRY)
-        self._retry_at = dt_util.utcnow() + wait
-        log = LOGGER.warning if self._failures == 1 else LOGGER.debug
-        log(
+        first = self._wait is None
+        self._wait = FIRST_RETRY if self._wait is None else min(self._wait * 2, LONGEST_RETRY)
+        self._retry_at = dt_util.utcnow() + self._wait
+        (LOGGER.warning if first else LOGGER.debug)(
             "%s: the terminal's clock could not be set (%s); trying again in %s",
             self._entry.title,
             reason,
-            wait,
+            self._wait,
         )
 
     def _kept(self) -> None:
-        if self._failures:
+        if self._wait is not None:
             LOGGER.info("%s: the terminal's clock is kept right again", self._entry.title)
-        self._failures = 0
+        self._wait = None
         self._retry_at = None
