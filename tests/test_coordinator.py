@@ -65,7 +65,9 @@ async def test_users_read_again_now_and_then(
 async def test_one_poll_on_setup_and_on_reload(
     hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
 ) -> None:
-    """Home Assistant runs already: the first refresh catches up, and no second poll follows."""
+    """Home Assistant runs already: the first refresh catches up, and no second poll follows
+    (the terminal's clock is right: no set either, and no poll after it)."""
+    simulator.set_clock(dt_util.now().replace(tzinfo=None))
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.zkteco.const import CONF_TIMEZONE, DOMAIN
+from custom_components.zkteco.const import CONF_KEEP_CLOCK, CONF_TIMEZONE, DOMAIN
 from zksim import ZKSimulator, commands as sim_commands, protocol as sim_protocol
 
 from .conftest import entry_data, poll
@@ -28,8 +28,9 @@ MADRID = "Europe/Madrid"
 
 @pytest.fixture
 def entry_options() -> dict[str, object]:
-    """The terminal's clock shows Madrid's time (Home Assistant's is another)."""
-    return {CONF_TIMEZONE: MADRID}
+    """The terminal's clock shows Madrid's time (Home Assistant's is another); it is not kept
+    right automatically (the repair is how it is set then, or when keeping it fails)."""
+    return {CONF_TIMEZONE: MADRID, CONF_KEEP_CLOCK: False}
 
 
 def issue(hass: HomeAssistant, kind: str, entry: MockConfigEntry) -> ir.IssueEntry | None:

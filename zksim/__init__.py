@@ -37,7 +37,10 @@ in adrobinoga/zk-protocol and the vendor manual):
   few free template slots store nothing; fingers not in the upload are kept;
 - the door: CMD_UNLOCK opens the lock relay for its 4-byte delay in tenths of a second
   (pyzk's unlock sends seconds * 10); ``relay_open_until`` (``time.monotonic()``) and
-  ``relay_open`` show it to tests; a restart closes it.
+  ``relay_open`` show it to tests; a restart closes it;
+- the clock: CMD_GET_TIME and CMD_SET_TIME in the SDK's packed encoding (whole seconds, no
+  timezone); it runs on from what it was set to (``set_clock``), gaining ``clock_drift``
+  seconds a day (a terminal's clock drifts by seconds a day, a bad crystal by minutes).
 
 Shapes of real firmware, each off by default (attributes of the simulator):
 
@@ -58,7 +61,9 @@ Faults, switchable at runtime (attributes of the simulator): ``unresponsive``,
 CMD_ACK_ERROR and not carried out; ``dropped_commands`` end the session unanswered and not
 carried out; ``lost_replies`` are carried out, then the session ends unanswered (TCP hangs
 up; UDP stays silent and forgets the session). ``ack_restart = False`` restarts without the
-ACK, as zk-protocol says real devices do.
+ACK, as zk-protocol says real devices do. ``set_time_ignored``: CMD_SET_TIME is acknowledged
+and the clock left as it was (kamshory/ZKLibrary issue 109: a terminal acknowledged setTime and
+kept another time until it was reset).
 
 Simplified:
 

@@ -260,7 +260,8 @@ def _get_time(terminal: Terminal, _session: Session, _payload: bytes) -> Reply:
 
 @handles(p.CMD_SET_TIME)
 def _set_time(terminal: Terminal, _session: Session, payload: bytes) -> Reply:
-    terminal.set_clock(p.decode_time(struct.unpack_from("<I", payload)[0]))
+    if not terminal.set_time_ignored:
+        terminal.set_clock(p.decode_time(struct.unpack_from("<I", payload)[0]))
     return ok()
 
 

@@ -33,6 +33,7 @@ EventSink = Callable[[int, bytes, int | None], None]
 PRESSES_PER_ENROLLMENT = 3
 FINGER_INDEXES = range(10)
 DEMO_AUTO_PRESS_DELAY = 3.0
+SECONDS_PER_DAY = 86400
 
 
 class PressOutcome(enum.Enum):
@@ -100,6 +101,8 @@ class Terminal:
         self.refused_commands: set[int] = set()
         self.dropped_commands: set[int] = set()
         self.lost_replies: set[int] = set()
+        # CMD_SET_TIME acknowledged, the clock left as it was (see the package docstring).
+        self.set_time_ignored = False
         self.relay_open_until: float | None = None  # time.monotonic() when the lock closes
         self.demo_auto_press = False
         self.demo_punch_interval: tuple[float, float] | None = None
@@ -110,7 +113,11 @@ class Terminal:
         self._records: list[Record] = []
         self._packed: dict[tuple[str, int], bytes] = {}
         self._options: dict[str, str] = {}
-        self._clock_offset = timedelta()
+        # The clock reads _clock_set_to plus the time elapsed since _clock_set_at, gaining
+        # _clock_drift seconds a day.
+        self._clock_set_at = datetime.now()
+        self._clock_set_to = self._clock_set_at
+        self._clock_drift = 0.0
         self._disabled = False
         self._enrollment: _Enrollment | None = None
         self._next_auto_press: float | None = None
@@ -362,10 +369,25 @@ class Terminal:
 
     @property
     def clock(self) -> datetime:
-        return datetime.now() + self._clock_offset
+        with self._lock:
+            elapsed = datetime.now() - self._clock_set_at
+            return self._clock_set_to + elapsed * (1 + self._clock_drift / SECONDS_PER_DAY)
 
     def set_clock(self, when: datetime) -> None:
-        self._clock_offset = when - datetime.now()
+        with self._lock:
+            self._clock_set_at = datetime.now()
+            self._clock_set_to = when
+
+    @property
+    def clock_drift(self) -> float:
+        """Seconds the clock gains a day (negative: loses); from now on, no jump."""
+        return self._clock_drift
+
+    @clock_drift.setter
+    def clock_drift(self, seconds_a_day: float) -> None:
+        with self._lock:
+            self.set_clock(self.clock)
+            self._clock_drift = seconds_a_day
 
     @property
     def enabled(self) -> bool:

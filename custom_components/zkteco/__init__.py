@@ -15,10 +15,12 @@ from homeassistant.util import dt as dt_util
 from .attendance import AttendanceTracker, bus_publisher, delivered_store
 from .card import async_setup_card
 from .channel import Counters, TerminalAuthError, TerminalChannel, TerminalError
+from .clock import ClockKeeper
 from .combined import PULL, PUSH, CombinedChannel, channels_of
 from .const import (
     CONF_DEVICE_ID,
     CONF_ENROLLMENT_PATH,
+    CONF_KEEP_CLOCK,
     CONF_LISTENER_PORT,
     CONF_PUSH,
     CONF_SHARE_FINGERPRINTS,
@@ -162,17 +164,20 @@ async def _async_set_up_parts(
         device_id=device_id,
         on_enrolled=coordinator.async_count_new_finger,
     )
+    clock = ClockKeeper(hass, entry, coordinator, channel)
     coordinator.attendance = attendance
     await attendance.async_load()
     # Attendance first: a new session puts it out of sync before the coordinator polls.
     entry.async_on_unload(channel.async_add_listener(attendance.on_event))
     await coordinator.async_setup()
     entry.async_on_unload(channel.async_add_listener(enrollment.on_event))
+    if entry.options.get(CONF_KEEP_CLOCK, True):
+        entry.async_on_unload(clock.async_start())
     if isinstance(channel, PushChannel):
         await _async_first_push_refresh(coordinator, channel)
     else:
         await coordinator.async_config_entry_first_refresh()
-    return ZKTecoRuntimeData(channel, coordinator, attendance, enrollment)
+    return ZKTecoRuntimeData(channel, coordinator, attendance, enrollment, clock)
 
 
 async def _async_first_push_refresh(coordinator: ZKTecoCoordinator, channel: PushChannel) -> None:

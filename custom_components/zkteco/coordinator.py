@@ -2,18 +2,19 @@
 
 The coordinator's data is what a poll reads: counters, clock, users. What the terminal pushes
 (punches, the enrollment's progress) is followed by the attendance tracker and the enrollment
-manager, side by side with it in the entry's runtime data.
+manager, side by side with it in the entry's runtime data. The clock keeper (clock.py) hears
+each poll's reading of the terminal's clock, and sets it through the coordinator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.core import CoreState, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.start import async_at_started
@@ -32,6 +33,7 @@ from .channel import (
     TerminalUser,
     UsersChanged,
 )
+from .clock import ClockKeeper, ClockRead
 from .const import (
     CONF_DEVICE_ID,
     CONF_TIMEZONE,
@@ -53,6 +55,7 @@ class ZKTecoRuntimeData:
     coordinator: ZKTecoCoordinator
     attendance: AttendanceTracker
     enrollment: EnrollmentManager
+    clock: ClockKeeper
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +91,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         # Until async_setup() has read the chosen one (reading it may touch the disk).
         self.timezone: tzinfo = dt_util.get_default_time_zone()
         self._users_read_at = datetime.min.replace(tzinfo=UTC)
+        self._clock_listeners: list[Callable[[ClockRead], None]] = []
 
     async def async_setup(self) -> None:
         """Load the timezone; listen to the channel's events."""
@@ -110,6 +114,12 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
     def known_users(self) -> dict[str, TerminalUser]:
         """The users the last poll read (none before the first)."""
         return self.data.users if self.data is not None else {}
+
+    @callback
+    def async_add_clock_listener(self, listener: Callable[[ClockRead], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` with each reading of the terminal's clock, before it is shown."""
+        self._clock_listeners.append(listener)
+        return lambda: self._clock_listeners.remove(listener)
 
     @callback
     def async_publish(self, **changes: object) -> None:
@@ -166,7 +176,10 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         )
         if catch_up is not None:
             self.attendance.apply(result.counters.records, result.caught_up, users)
-        return ZKTecoData(counters=result.counters, clock=self.localize(result.clock), users=users)
+        read = ClockRead(self.localize(result.clock), started=now, ended=dt_util.utcnow())
+        for listener in list(self._clock_listeners):
+            listener(read)
+        return ZKTecoData(counters=result.counters, clock=read.clock, users=users)
 
     async def async_set_clock(self) -> None:
         """Set the terminal's clock to Home Assistant's time in its timezone, then read it again.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 import struct
 import time
 
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from zksim import protocol as p
@@ -211,3 +213,38 @@ def test_save_user_templates_beyond_capacity_stores_nothing(terminal: Terminal) 
     data = user_with_templates(User(5, "55", "Eva"), [(0, b"first"), (9, b"last")])
     assert upload(terminal, session(), data, len(data)).packets == [(p.CMD_ACK_ERROR, b"")]
     assert (terminal.users, terminal.templates) == ([], [])
+
+
+def test_set_time_then_get_time(terminal: Terminal) -> None:
+    """The SDK's packed encoding, whole seconds; the clock runs on from what it was set to."""
+    set_to = datetime(2026, 11, 2, 9, 30, 15)
+    reply = handle(terminal, session(), p.CMD_SET_TIME, struct.pack("<I", p.encode_time(set_to)))
+    assert reply.packets == [(p.CMD_ACK_OK, b"")]
+    ((command, payload),) = handle(terminal, session(), p.CMD_GET_TIME, b"").packets
+    assert command == p.CMD_ACK_OK
+    read = p.decode_time(struct.unpack("<I", payload)[0])
+    assert set_to <= read <= set_to + timedelta(minutes=1)
+
+
+def test_set_time_ignored(terminal: Terminal) -> None:
+    """Acknowledged, and the clock keeps its own time."""
+    terminal.set_time_ignored = True
+    before = terminal.clock
+    set_to = datetime(2000, 1, 1)
+    reply = handle(terminal, session(), p.CMD_SET_TIME, struct.pack("<I", p.encode_time(set_to)))
+    assert reply.packets == [(p.CMD_ACK_OK, b"")]
+    assert terminal.clock >= before
+
+
+def test_clock_drifts(terminal: Terminal, freezer: FrozenDateTimeFactory) -> None:
+    """A clock that gains 90 s a day is 90 s ahead a day after it was set, without a jump when
+    the drift is changed."""
+    set_to = datetime(2026, 11, 2, 9, 30, 0)
+    terminal.set_clock(set_to)
+    terminal.clock_drift = 90.0
+    assert terminal.clock == set_to
+    freezer.tick(timedelta(days=1))
+    assert terminal.clock == set_to + timedelta(days=1, seconds=90)
+    terminal.clock_drift = -30.0
+    freezer.tick(timedelta(days=2))
+    assert terminal.clock == set_to + timedelta(days=3, seconds=30)
