@@ -266,3 +266,41 @@ async def test_fix_of_an_entry_unloaded_meanwhile(
     result = await submit_fix(hass, result["flow_id"])
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
+
+
+# -- the clock kept right by Home Assistant ------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: MADRID}])
+async def test_a_clock_kept_right_raises_no_issue(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """Home Assistant sets it itself: nothing for the user to fix, not even for a moment."""
+    raised: list[str] = []
+    set_terminal_clock(simulator, MADRID, timedelta(hours=1))
+    hass.bus.async_listen(
+        ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED,
+        lambda event: raised.append(event.data["issue_id"])
+        if event.data["action"] == "create"
+        else None,
+    )
+    await setup(hass, config_entry)
+    await poll(hass, config_entry)
+
+    assert terminal_clock_error(simulator, MADRID) < timedelta(minutes=1)
+    assert raised == []
+    await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_TIMEZONE: MADRID}])
+async def test_a_clock_that_cannot_be_kept_right_is_an_issue(
+    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: ZKSimulator
+) -> None:
+    """The terminal acknowledges the set and keeps its own time: the user is told."""
+    simulator.set_time_ignored = True
+    set_terminal_clock(simulator, MADRID, timedelta(hours=1))
+    await setup(hass, config_entry)
+    await poll(hass, config_entry)
+
+    assert issue(hass, "clock_wrong", config_entry) is not None
+    await hass.config_entries.async_unload(config_entry.entry_id)

@@ -100,15 +100,23 @@ class ClockKeeper:
         self._wait: timedelta | None = None  # since the last failure: none while all is well
         self._retry_at: datetime | None = None
         self._cancel_daily: CALLBACK_TYPE | None = None
+        self._keeping = False
+
+    @property
+    def in_hand(self) -> bool:
+        """Whether the clock is left to the keeper: it keeps it, and its last set did not fail."""
+        return self._keeping and self._wait is None
 
     @callback
     def async_start(self) -> CALLBACK_TYPE:
         """Keep the clock right until the returned callback is called."""
         stop_reading = self._clock.async_add_clock_listener(self._on_read)
         self._schedule_daily(dt_util.utcnow())
+        self._keeping = True
 
         @callback
         def stop() -> None:
+            self._keeping = False
             stop_reading()
             if self._cancel_daily is not None:
                 self._cancel_daily()

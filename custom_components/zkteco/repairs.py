@@ -7,7 +7,8 @@
   Nothing to fix from Home Assistant. Removed once a session gets events again.
 - ``clock_wrong``: the terminal's clock is more than ``CLOCK_TOLERANCE`` off Home Assistant's
   time in the terminal's timezone; punches are stamped by that clock. The fix sets it. Removed
-  once a poll reads a right clock.
+  once a poll reads a right clock. While Home Assistant keeps the clock right (clock.py), only
+  raised once setting it failed.
 
 The last two are judged after each poll, and removed when the entry unloads (the next set-up
 judges again).
@@ -105,21 +106,23 @@ def async_watch(hass: HomeAssistant, runtime: ZKTecoRuntimeData) -> CALLBACK_TYP
     """Judge the realtime events and the clock after each poll, until the entry unloads."""
     coordinator, channel = runtime.coordinator, runtime.channel
     entry = coordinator.config_entry
-    judged_clock: datetime | None = None
+    judged: tuple[datetime, bool] | None = None
 
     @callback
     def judge() -> None:
-        nonlocal judged_clock
+        nonlocal judged
         if channel.realtime is False:
             _async_raise(hass, Issue.REALTIME_REFUSED, entry, ir.IssueSeverity.WARNING)
         else:
             _async_clear(hass, entry, Issue.REALTIME_REFUSED)
-        # A clock is judged when it is read: the data also changes between polls, and keeps an
-        # old clock while an enrollment holds polls back.
-        if coordinator.data.clock == judged_clock:
+        # A clock is judged when it is read, or when keeping it right has just failed: the data
+        # also changes between polls, and keeps an old clock while an enrollment holds polls
+        # back. A clock Home Assistant keeps is set at once: the user is told if that fails.
+        clock, in_hand = coordinator.data.clock, runtime.clock.in_hand
+        if (clock, in_hand) == judged:
             return
-        judged_clock = coordinator.data.clock
-        if abs(judged_clock - dt_util.utcnow()) > CLOCK_TOLERANCE:
+        judged = clock, in_hand
+        if abs(clock - dt_util.utcnow()) > CLOCK_TOLERANCE and not in_hand:
             _async_raise(hass, Issue.CLOCK_WRONG, entry, ir.IssueSeverity.WARNING)
         else:
             _async_clear(hass, entry, Issue.CLOCK_WRONG)
