@@ -82,6 +82,7 @@ from ..channel import (
     TerminalUnknownUserError,
     TerminalUser,
     TerminalWriteUncertainError,
+    UserChanges,
 )
 from ..const import CONNECT_TIMEOUT, LOGGER
 
@@ -707,21 +708,20 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _user_change(
-    user_id: str, name: str | None, admin: bool | None, card: int | None, password: str | None
-) -> _UserChange:
+def _user_change(user_id: str, changes: UserChanges) -> _UserChange:
     """Refuse what no terminal can store, before anything is sent."""
     if not user_id:
         raise TerminalInputError("user_id", "empty")
     _encoded("user_id", user_id)
+    card, password = changes.card, changes.password
     if card is not None and not 0 <= card <= _MAX_CARD:
         raise TerminalInputError("card", "out_of_range")
     if password and not _is_number(password):
         raise TerminalInputError("password", "not_digits")  # the keypad has digits only
     return _UserChange(
         user_id,
-        None if name is None else _encoded("name", name),
-        admin,
+        None if changes.name is None else _encoded("name", changes.name),
+        changes.admin,
         card,
         None if password is None else password.encode(),
     )
@@ -1077,22 +1077,14 @@ class ZKTerminal:
         with self._call() as zk:
             zk.set_time(when)
 
-    def write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
-        """Add the user, or change what is given and keep the rest; returns the user as written.
+    def write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
+        """Add the user, or make the changes to them; returns the user as written.
 
-        ``card`` 0 and ``password`` "" remove them. Values the terminal cannot store raise
-        TerminalInputError before anything is written (characters before anything is sent,
-        lengths once the terminal's row layout and PIN width are known).
+        Values the terminal cannot store raise TerminalInputError before anything is written
+        (characters before anything is sent, lengths once the terminal's row layout and PIN
+        width are known).
         """
-        change = _user_change(user_id, name, admin, card, password)
+        change = _user_change(user_id, changes)
         with self._call() as zk:
             row_size, rows = zk.user_rows()
             existing = next((row for user, row in rows if user.user_id == user_id), None)
