@@ -742,6 +742,14 @@ def test_tcp_keepalive(terminal: ZKTerminal) -> None:
     assert idle + interval * probes <= 120
 
 
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+def test_tcp_nodelay(terminal: ZKTerminal) -> None:
+    """A command right after a realtime event's acknowledgement goes out at once: Nagle would
+    hold it until the terminal acknowledged the acknowledgement (bench/bench_templates.py)."""
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,9 @@ What pyzk 0.9 gets wrong, and what we do instead:
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
 - Its UDP socket is not connected: a datagram from any address is taken for the terminal's, so
   anyone on the network can fire punches. Ours is connected to the terminal. Its TCP session has
-  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle.
+  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle. Its
+  TCP socket keeps Nagle on, so a command sent right after a realtime event's acknowledgement
+  waits for the terminal's delayed ACK; ours has TCP_NODELAY.
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
   arrives just before the reply is taken for the reply. The length a TCP frame announces is
   trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
@@ -320,6 +322,7 @@ class _FramedZK(_PyZK):
         if self.tcp:
             self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
             _keep_alive(self.sock)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.settimeout(self._ZK__timeout)
