@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.zkteco.channel import Capability
+from custom_components.zkteco.channel import Capability, UserChanges
 from custom_components.zkteco.combined import CombinedChannel, push_polling
 from custom_components.zkteco.const import (
     CONF_ENROLLMENT_PATH,
@@ -95,7 +95,7 @@ async def test_people_and_fingers_go_through_pull(
     """Pull writes and reads people and templates (Push cannot); presses are not reported
     while enrollment goes through Push."""
     templates = await channel.async_read_templates("7")
-    await channel.async_write_user("55", name="Luis")
+    await channel.async_write_user("55", UserChanges(name="Luis"))
     await channel.async_write_templates("55", templates)
     people = {person.user.user_id: person.fingers for person in await channel.async_read_people()}
     assert await channel.async_delete_finger("55", RIGHT_THUMB) is True

@@ -36,6 +36,7 @@ from custom_components.zkteco.pull.terminal import (
     TerminalUnknownUserError,
     TerminalUser,
     TerminalWriteUncertainError,
+    UserChanges,
     ZKTerminal,
     _decode_event,
     _enrolled_fingers,
@@ -741,6 +742,14 @@ def test_tcp_keepalive(terminal: ZKTerminal) -> None:
     assert idle + interval * probes <= 120
 
 
+@pytest.mark.parametrize("udp", [False], ids=["tcp"])
+def test_tcp_nodelay(terminal: ZKTerminal) -> None:
+    """A command right after a realtime event's acknowledgement goes out at once: Nagle would
+    hold it until the terminal acknowledged the acknowledgement (bench/bench_templates.py)."""
+    with socket.fromfd(terminal.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
@@ -872,7 +881,9 @@ def commands_sent(sim: ZKSimulator, action: Callable[[], object]) -> list[int]:
 
 
 def test_write_user_adds_one(sim: ZKSimulator, terminal: ZKTerminal, user_format: int) -> None:
-    written = terminal.write_user("55", name="Eva", admin=True, card=99, password="1234")
+    written = terminal.write_user(
+        "55", UserChanges(name="Eva", admin=True, card=99, password="1234")
+    )
     assert written == TerminalUser(uid=3, user_id="55", name="Eva", privilege=14, card=99)
     assert terminal.read_users()[-1] == written
     stored = sim.user_by_id("55")
@@ -885,7 +896,7 @@ def test_partial_update_keeps_the_rest(
     sim: ZKSimulator, terminal: ZKTerminal, user_format: int
 ) -> None:
     """Only the name is given: card, privilege, password and group stay as they were."""
-    terminal.write_user(LUIS.user_id, name="Luis P.")
+    terminal.write_user(LUIS.user_id, UserChanges(name="Luis P."))
     assert sim.user_by_id(LUIS.user_id) == User(
         LUIS.uid, LUIS.user_id, "Luis P.", LUIS.privilege, LUIS_PASSWORD, LUIS.card, "1"
     )
@@ -893,7 +904,7 @@ def test_partial_update_keeps_the_rest(
 
 @pytest.mark.usefixtures("luis_in_full")
 def test_update_removes_what_is_emptied(sim: ZKSimulator, terminal: ZKTerminal) -> None:
-    written = terminal.write_user(LUIS.user_id, admin=False, card=0, password="")
+    written = terminal.write_user(LUIS.user_id, UserChanges(admin=False, card=0, password=""))
     assert written == replace(LUIS, privilege=0, card=0)
     assert sim.user_by_id(LUIS.user_id) == User(LUIS.uid, LUIS.user_id, LUIS.name, group_id="1")
 
@@ -901,7 +912,11 @@ def test_update_removes_what_is_emptied(sim: ZKSimulator, terminal: ZKTerminal) 
 def test_update_keeps_a_disabled_user_disabled(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     """Bit 0 of the privilege disables the user (zk-protocol); making him admin keeps it."""
     sim.add_user(ANA.user_id, ANA.name, privilege=1)
-    assert terminal.write_user(ANA.user_id, admin=True).privilege == 15
+    assert terminal.write_user(ANA.user_id, UserChanges(admin=True)).privilege == 15
+
+
+def test_changes_keep_the_password_out_of_their_repr() -> None:
+    assert "4321" not in repr(UserChanges(name="Eva", password="4321"))
 
 
 def test_write_user_on_a_terminal_without_users(
@@ -909,7 +924,7 @@ def test_write_user_on_a_terminal_without_users(
 ) -> None:
     """No row to learn the layout from: the terminal's ~UserExtFmt tells it."""
     sim.clear_all_data()
-    terminal.write_user("1", name="Ana")
+    terminal.write_user("1", UserChanges(name="Ana"))
     assert terminal.read_users() == [TerminalUser(1, "1", "Ana", 0, 0)]
 
 
@@ -930,11 +945,13 @@ def test_write_user_on_a_terminal_without_users(
 def test_write_user_refuses_before_sending(
     sim: ZKSimulator, terminal: ZKTerminal, given: dict[str, Any], field: str, problem: str
 ) -> None:
-    arguments = {"user_id": "55", "name": "Eva"} | given
+    arguments = {"name": "Eva"} | given
+    user_id = arguments.pop("user_id", "55")
+    changes = UserChanges(**arguments)
     with pytest.raises(TerminalInputError) as refused:
-        terminal.write_user(**arguments)
+        terminal.write_user(user_id, changes)
     assert (refused.value.field, refused.value.problem) == (field, problem)
-    assert commands_sent(sim, lambda: terminal.write_user(**arguments)) == []
+    assert commands_sent(sim, lambda: terminal.write_user(user_id, changes)) == []
 
 
 @pytest.mark.parametrize(
@@ -958,11 +975,15 @@ def test_write_user_refuses_what_the_layout_cannot_hold(
     field: str,
     problem: str,
 ) -> None:
-    arguments = {"user_id": "55", "name": "Eva"} | given
+    arguments = {"name": "Eva"} | given
+    user_id = arguments.pop("user_id", "55")
+    changes = UserChanges(**arguments)
     with pytest.raises(TerminalInputError) as refused:
-        terminal.write_user(**arguments)
+        terminal.write_user(user_id, changes)
     assert (refused.value.field, refused.value.problem) == (field, problem)
-    assert const.CMD_USER_WRQ not in commands_sent(sim, lambda: terminal.write_user(**arguments))
+    assert const.CMD_USER_WRQ not in commands_sent(
+        sim, lambda: terminal.write_user(user_id, changes)
+    )
     assert sim.user_by_id("55") is None
 
 
@@ -971,8 +992,8 @@ def test_user_id_beyond_32_bits(sim: ZKSimulator, terminal: ZKTerminal, user_for
     """A terminal that does not tell its PIN width still keeps 28-byte users' ids in 32 bits."""
     sim.refused_commands = {p.CMD_GET_PINWIDTH}
     with pytest.raises(TerminalInputError, match="too_long"):
-        terminal.write_user(str(2**32))
-    assert terminal.write_user(str(2**32 - 1)).user_id == str(2**32 - 1)
+        terminal.write_user(str(2**32), UserChanges())
+    assert terminal.write_user(str(2**32 - 1), UserChanges()).user_id == str(2**32 - 1)
 
 
 def test_first_user_when_the_layout_is_not_told(
@@ -982,7 +1003,7 @@ def test_first_user_when_the_layout_is_not_told(
     sim.clear_all_data()
     sim.user_format = 72 if not udp else 28
     sim.refused_commands = {p.CMD_OPTIONS_RRQ}
-    terminal.write_user("1", name="Ana")
+    terminal.write_user("1", UserChanges(name="Ana"))
     sim.refused_commands = set()
     assert terminal.read_users() == [TerminalUser(1, "1", "Ana", 0, 0)]
 
@@ -990,13 +1011,13 @@ def test_first_user_when_the_layout_is_not_told(
 def test_no_user_number_left(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     sim.store_user(User(0xFFFF, "65535"))
     with pytest.raises(TerminalRefusedError, match="no user number left"):
-        terminal.write_user("55")
+        terminal.write_user("55", UserChanges())
 
 
 def test_write_user_refused_by_the_terminal(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     sim.refused_commands = {p.CMD_USER_WRQ}
     with pytest.raises(TerminalRefusedError):
-        terminal.write_user(LUIS.user_id, name="Luis P.")
+        terminal.write_user(LUIS.user_id, UserChanges(name="Luis P."))
     assert terminal.read_users() == [ANA, LUIS]
 
 
@@ -1008,7 +1029,7 @@ def test_write_user_cut_off(
     terminal = open_terminal(timeout=SHORT_TIMEOUT)
     setattr(sim, fault, {p.CMD_USER_WRQ})
     with pytest.raises(TerminalWriteUncertainError):
-        terminal.write_user("55", name="Eva")
+        terminal.write_user("55", UserChanges(name="Eva"))
     assert (sim.user_by_id("55") is not None) is stored
 
 
@@ -1110,7 +1131,7 @@ def test_copy_a_finger_to_another_terminal(
     try:
         source = open_terminal()
         target = open_terminal(port=other.port)
-        target.write_user(LUIS.user_id, name=LUIS.name, admin=True, card=LUIS.card)
+        target.write_user(LUIS.user_id, UserChanges(name=LUIS.name, admin=True, card=LUIS.card))
         templates = source.read_templates(LUIS.user_id)
         target.write_templates(LUIS.user_id, templates)
         assert target.read_templates(LUIS.user_id) == templates

@@ -27,6 +27,7 @@ from custom_components.zkteco.channel import (
     TerminalError,
     TerminalNotSupportedError,
     TerminalUnknownUserError,
+    UserChanges,
 )
 from custom_components.zkteco.enrollment import (
     FingerAlreadyEnrolled,
@@ -481,7 +482,7 @@ async def test_people_and_fingers_over_push(
     with pytest.raises(TerminalUnknownUserError):
         await channel.async_delete_user("2")
     with pytest.raises(TerminalNotSupportedError):
-        await channel.async_write_user("3", name="Luis")
+        await channel.async_write_user("3", UserChanges(name="Luis"))
     with pytest.raises(TerminalNotSupportedError):
         await channel.async_clear_attendance(0)
     with pytest.raises(TerminalNotSupportedError):

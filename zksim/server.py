@@ -13,6 +13,7 @@ import errno
 import functools
 import itertools
 import logging
+import math
 import queue
 import random
 import selectors
@@ -111,6 +112,7 @@ class Server:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._boot_until = 0.0
+        self.reboots = 0
         self._session_ids = itertools.count(random.randint(0x100, 0x7FFF))
 
     # -- lifecycle (any thread) -------------------------------------------------------
@@ -188,8 +190,10 @@ class Server:
         self.post(functools.partial(self._queue_event, event, payload, target))
 
     def reboot(self, duration: float) -> None:
-        self._boot_until = time.monotonic() + duration
-        self.post(self._drop_everything)
+        """Down at once, and for ``duration`` after the sessions dropped: a client that waits
+        for the end of the reboot never finds its old session still open."""
+        self._boot_until = math.inf
+        self.post(functools.partial(self._power_cycle, duration))
 
     @property
     def rebooting(self) -> bool:
@@ -214,6 +218,11 @@ class Server:
     def _run_posted(self) -> None:
         while not self._posted.empty():
             self._posted.get_nowait()()
+
+    def _power_cycle(self, duration: float) -> None:
+        self._drop_everything()
+        self._boot_until = time.monotonic() + duration
+        self.reboots += 1
 
     def _drain_wake(self, sock: socket.socket) -> None:
         sock.recv(4096)
@@ -366,13 +375,15 @@ class Server:
             self._send(link, packet, reply, session.sid, first_half=True)
             self._end_session(session, reset=True)
             return None
+        if reply.after is After.REBOOT:
+            # Restarting from its answer on: whoever has read it finds the terminal down.
+            self.reboot(self._terminal.reboot_duration)
         self._send(link, packet, reply, session.sid)
         if reply.after is After.CLOSE:
             self._end_session(session)
             return None
         if reply.after is After.REBOOT:
             self._terminal.reset_runtime_state()
-            self.reboot(self._terminal.reboot_duration)
         return session
 
     def _send(

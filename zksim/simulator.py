@@ -66,3 +66,9 @@ class ZKSimulator(Terminal):
     @property
     def rebooting(self) -> bool:
         return self._server.rebooting
+
+    @property
+    def reboots(self) -> int:
+        """Power cycles so far, asked for or by CMD_RESTART: a client that timed out on its
+        restart cannot tell whether the terminal got it."""
+        return self._server.reboots

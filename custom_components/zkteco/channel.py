@@ -192,6 +192,17 @@ class Polled[T]:
     caught_up: T | None
 
 
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """What a write changes in a user: None keeps what the terminal holds, so a partial update
+    never wipes the rest. ``card`` 0 and ``password`` "" remove them."""
+
+    name: str | None = None
+    admin: bool | None = None
+    card: int | None = None
+    password: str | None = field(default=None, repr=False)
+
+
 class TerminalChannel(Protocol):
     """One way of talking to one terminal."""
 
@@ -257,19 +268,10 @@ class TerminalChannel(Protocol):
     async def async_stop(self) -> None:
         """Close the channel; nothing is sent or emitted after."""
 
-    async def async_write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
-        """Add the user, or change what is given and keep the rest; returns the user as written.
+    async def async_write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
+        """Add the user, or make the changes to them; returns the user as written.
 
-        ``card`` 0 and ``password`` "" remove them. A value the terminal cannot store raises
-        TerminalInputError before anything is written.
+        A value the terminal cannot store raises TerminalInputError before anything is written.
         """
 
     async def async_delete_user(self, user_id: str) -> None:

@@ -37,6 +37,7 @@ from .channel import (
     TerminalChannel,
     TerminalInfo,
     TerminalUser,
+    UserChanges,
 )
 from .const import ENROLLMENT_AUTOMATIC, ENROLLMENT_PULL, ENROLLMENT_PUSH
 from .push.channel import PushChannel
@@ -154,18 +155,8 @@ class CombinedChannel:
     async def async_restart(self) -> None:
         await self.pull.async_restart()
 
-    async def async_write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
-        return await self.pull.async_write_user(
-            user_id, name=name, admin=admin, card=card, password=password
-        )
+    async def async_write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
+        return await self.pull.async_write_user(user_id, changes)
 
     async def async_delete_user(self, user_id: str) -> None:
         await self.pull.async_delete_user(user_id)

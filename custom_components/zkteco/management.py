@@ -29,6 +29,7 @@ from .channel import (
     TerminalUnknownUserError,
     TerminalUser,
     TerminalWriteUncertainError,
+    UserChanges,
 )
 from .const import CONF_DEVICE_ID, DOMAIN, FINGER_INDEXES
 from .coordinator import ZKTecoRuntimeData, async_find_terminal
@@ -176,25 +177,18 @@ def describe_person(person: Person, *, include_card: bool) -> dict[str, Any]:
     }
 
 
+def admin_change(privilege: str | None) -> bool | None:
+    """A privilege given by name, as a change (None keeps the terminal's)."""
+    return None if privilege is None else privilege == "admin"
+
+
 async def async_set_user(
-    runtime: ZKTecoRuntimeData,
-    user_id: str,
-    *,
-    name: str | None = None,
-    privilege: str | None = None,
-    card: int | None = None,
-    password: str | None = None,
+    runtime: ZKTecoRuntimeData, user_id: str, changes: UserChanges
 ) -> dict[str, Any]:
-    """Add the user or change what is given; returns the user as the terminal now holds it."""
+    """Add the user or make the changes; returns the user as the terminal now holds it."""
     _idle(runtime)
     with _translated(runtime, user_id):
-        user = await runtime.channel.async_write_user(
-            user_id,
-            name=name,
-            admin=None if privilege is None else privilege == "admin",
-            card=card,
-            password=password,
-        )
+        user = await runtime.channel.async_write_user(user_id, changes)
     await _async_show_change(runtime)
     return {
         "device_id": runtime.coordinator.device_id,
@@ -371,9 +365,11 @@ async def _async_write_fingerprints(
         if person is None:
             await target.channel.async_write_user(
                 user.user_id,
-                name=user.name,
-                admin=privilege_name(user.privilege) == "admin",
-                card=user.card,
+                UserChanges(
+                    name=user.name,
+                    admin=admin_change(privilege_name(user.privilege)),
+                    card=user.card,
+                ),
             )
             result["user_created"] = True
         held = person.fingers if person is not None and not overwrite else frozenset()

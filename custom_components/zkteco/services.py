@@ -14,12 +14,13 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.service import async_register_admin_service
 import voluptuous as vol
 
-from .channel import TerminalError
+from .channel import TerminalError, UserChanges
 from .const import DEFAULT_UNLOCK_SECONDS, DOMAIN
 from .coordinator import ZKTecoRuntimeData, async_find_terminal
 from .enrollment import EnrollmentManager, TerminalUnavailable
 from .management import (
     CopyFailed,
+    admin_change,
     all_device_ids,
     async_clear_attendance,
     async_copy_fingerprints,
@@ -143,10 +144,12 @@ async def _async_set_user(call: ServiceCall) -> ServiceResponse:
     return await async_set_user(
         _terminal(call),
         data[ATTR_USER_ID],
-        name=data.get(ATTR_NAME),
-        privilege=data.get(ATTR_PRIVILEGE),
-        card=data.get(ATTR_CARD),
-        password=data.get(ATTR_PASSWORD),
+        UserChanges(
+            name=data.get(ATTR_NAME),
+            admin=admin_change(data.get(ATTR_PRIVILEGE)),
+            card=data.get(ATTR_CARD),
+            password=data.get(ATTR_PASSWORD),
+        ),
     )
 
 

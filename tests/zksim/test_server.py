@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 import struct
+import threading
 import time
 
 import pytest
@@ -213,10 +214,40 @@ def test_misc_commands(sim: ZKSimulator, make_client: ClientFactory, udp: bool) 
 def test_restart_drops_the_session(sim: ZKSimulator, make_client: ClientFactory, udp: bool) -> None:
     conn = make_client(sim, udp)
     assert conn.restart()
-    assert sim.wait_for(lambda s: s.sessions == 0, 1)
-    assert sim.wait_for(lambda s: not s.rebooting, 2)
+    assert sim.wait_for(lambda s: s.reboots == 1 and not s.rebooting, 2)
+    assert sim.sessions == 0
     make_client(sim, udp)
     assert sim.sessions == 1
+
+
+def test_restarting_once_the_restart_is_answered(
+    sim: ZKSimulator, make_raw: RawFactory, monkeypatch: pytest.MonkeyPatch, udp: bool
+) -> None:
+    """A client that read the answer finds the terminal down, however late the simulator's
+    thread carries on (held here right after it answered, as a loaded machine may)."""
+    answered = threading.Event()
+    reset = sim.reset_runtime_state
+    monkeypatch.setattr(sim, "reset_runtime_state", lambda: (answered.wait(5), reset()))
+    client = make_raw(sim, udp)
+
+    assert client.command(p.CMD_RESTART).command == p.CMD_ACK_OK
+    assert sim.rebooting
+    answered.set()
+
+
+def test_rebooting_until_the_sessions_are_dropped(
+    sim: ZKSimulator, make_raw: RawFactory, udp: bool
+) -> None:
+    """Down for reboot_duration after the sessions dropped, not after it was asked to reboot
+    (the simulator's thread is busy answering slowly here, as on a loaded machine)."""
+    sim.reboot_duration = 0.0
+    sim.reply_delay = 0.3
+    client = make_raw(sim, udp)
+    with in_background(lambda: client.command(p.CMD_GET_TIME)):
+        sim.wait_for(lambda s: p.CMD_GET_TIME in s.commands)
+        sim.reboot()
+        assert sim.wait_for(lambda s: not s.rebooting, 2)
+        assert sim.sessions == 0
 
 
 # pyzk 0.9's live_capture does not parse the 10 and 14 bytes of ZEM560 and ZEM300.

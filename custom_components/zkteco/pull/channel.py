@@ -27,6 +27,7 @@ from ..channel import (
     TerminalInfo,
     TerminalUser,
     TerminalWriteUncertainError,
+    UserChanges,
 )
 from ..const import CONF_COMM_KEY, CONF_PROTOCOL, CONNECT_TIMEOUT, PROTOCOL_UDP
 from .terminal import FINGERS, TerminalConfig, ZKTerminal
@@ -168,20 +169,8 @@ class PullChannel:
     async def async_restart(self) -> None:
         await self._worker.async_run(lambda terminal: terminal.restart())
 
-    async def async_write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
-        return await self._async_write(
-            lambda terminal: terminal.write_user(
-                user_id, name=name, admin=admin, card=card, password=password
-            )
-        )
+    async def async_write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
+        return await self._async_write(lambda terminal: terminal.write_user(user_id, changes))
 
     async def async_delete_user(self, user_id: str) -> None:
         await self._async_write(lambda terminal: terminal.delete_user(user_id))

@@ -8,7 +8,9 @@ What pyzk 0.9 gets wrong, and what we do instead:
   the socket ourselves with the configured timeout (pyzk's default is 60 s).
 - Its UDP socket is not connected: a datagram from any address is taken for the terminal's, so
   anyone on the network can fire punches. Ours is connected to the terminal. Its TCP session has
-  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle.
+  no keepalive; ours has, so a terminal that vanished is noticed while the session is idle. Its
+  TCP socket keeps Nagle on, so a command sent right after a realtime event's acknowledgement
+  waits for the terminal's delayed ACK; ours has TCP_NODELAY.
 - A reply is read with one ``recv()``: TCP may split or join packets, and a realtime event that
   arrives just before the reply is taken for the reply. The length a TCP frame announces is
   trusted, up to 4 GiB. We read whole frames of at most 64 KiB, check the reply's checksum (in
@@ -82,6 +84,7 @@ from ..channel import (
     TerminalUnknownUserError,
     TerminalUser,
     TerminalWriteUncertainError,
+    UserChanges,
 )
 from ..const import CONNECT_TIMEOUT, LOGGER
 
@@ -319,6 +322,7 @@ class _FramedZK(_PyZK):
         if self.tcp:
             self._ZK__sock = socket.create_connection(self._ZK__address, timeout=self._ZK__timeout)
             _keep_alive(self.sock)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:
             self._ZK__sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.settimeout(self._ZK__timeout)
@@ -707,21 +711,20 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _user_change(
-    user_id: str, name: str | None, admin: bool | None, card: int | None, password: str | None
-) -> _UserChange:
+def _user_change(user_id: str, changes: UserChanges) -> _UserChange:
     """Refuse what no terminal can store, before anything is sent."""
     if not user_id:
         raise TerminalInputError("user_id", "empty")
     _encoded("user_id", user_id)
+    card, password = changes.card, changes.password
     if card is not None and not 0 <= card <= _MAX_CARD:
         raise TerminalInputError("card", "out_of_range")
     if password and not _is_number(password):
         raise TerminalInputError("password", "not_digits")  # the keypad has digits only
     return _UserChange(
         user_id,
-        None if name is None else _encoded("name", name),
-        admin,
+        None if changes.name is None else _encoded("name", changes.name),
+        changes.admin,
         card,
         None if password is None else password.encode(),
     )
@@ -1077,22 +1080,14 @@ class ZKTerminal:
         with self._call() as zk:
             zk.set_time(when)
 
-    def write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
-        """Add the user, or change what is given and keep the rest; returns the user as written.
+    def write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
+        """Add the user, or make the changes to them; returns the user as written.
 
-        ``card`` 0 and ``password`` "" remove them. Values the terminal cannot store raise
-        TerminalInputError before anything is written (characters before anything is sent,
-        lengths once the terminal's row layout and PIN width are known).
+        Values the terminal cannot store raise TerminalInputError before anything is written
+        (characters before anything is sent, lengths once the terminal's row layout and PIN
+        width are known).
         """
-        change = _user_change(user_id, name, admin, card, password)
+        change = _user_change(user_id, changes)
         with self._call() as zk:
             row_size, rows = zk.user_rows()
             existing = next((row for user, row in rows if user.user_id == user_id), None)

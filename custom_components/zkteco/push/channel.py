@@ -98,6 +98,7 @@ from ..channel import (
     TerminalNotSupportedError,
     TerminalUnknownUserError,
     TerminalUser,
+    UserChanges,
     UsersChanged,
 )
 from ..const import DOMAIN
@@ -468,15 +469,7 @@ class PushChannel:
         self._save_later()
         return True
 
-    async def async_write_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        admin: bool | None = None,
-        card: int | None = None,
-        password: str | None = None,
-    ) -> TerminalUser:
+    async def async_write_user(self, user_id: str, changes: UserChanges) -> TerminalUser:
         """Not over Push: its only user command rewrites the whole record, and the keypad
         password, which Home Assistant never keeps, would be wiped (reference P13)."""
         raise TerminalNotSupportedError("DATA UPDATE USERINFO would wipe the password")
