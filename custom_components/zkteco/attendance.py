@@ -355,7 +355,7 @@ class AttendanceTracker:
         for punch in collected.new:
             key = punch_key(punch)
             if key in held or key not in cursor.unconfirmed:
-                self._deliver_once(punch, users, caught_up=key not in held)
+                self._deliver_once(punch, key, users, caught_up=key not in held)
         # Announced before the download yet not in it: the log moved past them for good.
         settled = {punch_key(punch) for punch in collected.new}.union(collected.awaited)
         self._set_cursor(
@@ -394,15 +394,15 @@ class AttendanceTracker:
             return
         if cursor is not None:
             self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
-        self._deliver_once(punch, users, caught_up=punch.caught_up)
+        self._deliver_once(punch, key, users, caught_up=punch.caught_up)
 
     def _deliver_once(
-        self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
+        self, punch: Punch, key: PunchKey, users: Mapping[str, TerminalUser], *, caught_up: bool
     ) -> None:
-        if punch_key(punch) in self._delivered:
+        if key in self._delivered:
             return
         self.last_punch = record = self._record(punch, users, caught_up=caught_up)
-        self._delivered.append(punch_key(punch))
+        self._delivered.append(key)
         self._publish(record)
         for listener in list(self._listeners):
             listener(record)

@@ -104,7 +104,7 @@ from ..const import DOMAIN
 from . import lines
 from .journal import PunchJournal
 from .lines import (
-    AttLogRecord,
+    AttLogRow,
     AttLogUpload,
     CommandResult,
     DeviceInfo,
@@ -146,9 +146,10 @@ _OUTCOMES: Final = {
 }
 
 
-def punch_line_key(record: AttLogRecord) -> str:
+def punch_line_key(row: AttLogRow) -> str:
     """What tells one punch line from another (P2: PIN, time, state, verify)."""
-    return f"{record.user_id}\t{record.time.isoformat()}\t{record.status}\t{record.verify}"
+    user_id, time, status, verify, _work_code = row
+    return f"{user_id}\t{time.isoformat()}\t{status}\t{verify}"
 
 
 @dataclass(slots=True)
@@ -297,20 +298,22 @@ class PushChannel:
     # -- the hub's sink ----------------------------------------------------------------
     async def async_store_punches(self, upload: AttLogUpload) -> None:
         now = dt_util.now(self._time_zone)
-        new: dict[str, Punch] = {}
-        for record in upload.records:
-            key = punch_line_key(record)
+        new: dict[str, AttLogRow] = {}
+        for row in upload.rows:
+            key = punch_line_key(row)
             if key not in self._journal and key not in new:
-                new[key] = self._punch(record, now)
+                new[key] = row
         self._journal.add(list(new))
         # Remembered already, so each must fire: not cancelled with the request that brought it.
-        await asyncio.shield(self._hass.async_create_task(self._async_deliver(new.values())))
+        await asyncio.shield(self._hass.async_create_task(self._async_deliver(new.values(), now)))
 
-    async def _async_deliver(self, punches: Iterable[Punch]) -> None:
-        for index, punch in enumerate(punches):
+    async def _async_deliver(self, rows: Iterable[AttLogRow], now: datetime) -> None:
+        for index, row in enumerate(rows):
             if index and not index % EMIT_CHUNK:
                 await asyncio.sleep(0)  # a 500-line batch fires 500 events: let the loop breathe
-            self._emit(punch)
+            # Each Punch made as it goes out: a batch of them held across the loop's turns would
+            # be promoted to the garbage collector's oldest generation (see lines.AttLogUpload).
+            self._emit(self._punch(row, now))
         await self._journal.async_flush()
 
     async def async_store_operations(self, upload: OperLogUpload) -> None:
@@ -522,14 +525,14 @@ class PushChannel:
             records_capacity=device.record_capacity or 0,
         )
 
-    def _punch(self, record: AttLogRecord, now: datetime) -> Punch:
-        held_back = now - record.time.replace(tzinfo=self._time_zone) > CAUGHT_UP_AGE
+    def _punch(self, row: AttLogRow, now: datetime) -> Punch:
+        user_id, time, status, verify, _work_code = row
         return Punch(
-            user_id=record.user_id,
-            timestamp=record.time,
-            status=UNKNOWN if record.verify is None else record.verify,
-            punch=UNKNOWN if record.status is None else record.status,
-            caught_up=held_back,
+            user_id=user_id,
+            timestamp=time,
+            status=UNKNOWN if verify is None else verify,
+            punch=UNKNOWN if status is None else status,
+            caught_up=now - time.replace(tzinfo=self._time_zone) > CAUGHT_UP_AGE,
         )
 
     def _emit(self, event: ChannelEvent) -> None:
