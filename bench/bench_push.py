@@ -16,11 +16,11 @@ Times that cross the two processes are on the system's monotonic clock.
 - a backlog of 100,000 punches the terminal holds when switched on, posted in its batch size
   (500): from switching it on to the last event, how many were fired once, twice, never; the
   loop lag probe watches meanwhile; the memory peak (tracemalloc) is taken in a second run of
-  its own, tracemalloc slowing everything down, with the objects the backlog moved into the
-  garbage collector's oldest generation (a full collection, which walks every object of the
-  process, comes once those exceed a quarter of that generation); a third run has the objects
-  of Home Assistant's start-up frozen (`gc.freeze()`, which an integration must not call: it
-  changes the whole process), so that its loop blocks are the backlog's own work;
+  its own, tracemalloc slowing everything down; a third run has the objects of Home
+  Assistant's start-up frozen (`gc.freeze()`, which an integration must not call: it changes
+  the whole process), so that its loop blocks are the backlog's own work, and counts the
+  objects the backlog moves into the garbage collector's oldest generation (a full collection,
+  which walks every object of the process, comes once those exceed a quarter of it);
 - the enroll-finger REST request (`{"finger_index": n}` for fingers 0-9 in turn, an
   administrator's token) -> its 200, which comes once the terminal took the command at its next
   poll (every 5 s, as the handshake sets it); three presses finish each enrollment before the
@@ -512,47 +512,48 @@ class Promotions:
 
 
 @contextmanager
-def counting_promotions() -> Iterator[Promotions]:
+def frozen_start_up() -> Iterator[Promotions]:
+    """The objects there are now frozen (out of every collection) while counting promotions:
+    the oldest generation holds only what came since, and is cheap to count."""
     gc.collect()
     promotions = Promotions(oldest=len(gc.get_objects(2)))
+    gc.freeze()
     gc.callbacks.append(promotions.on_gc)
     try:
         yield promotions
     finally:
         gc.callbacks.remove(promotions.on_gc)
+        gc.unfreeze()
+
+
+async def backlog_memory_peak(hass: HomeAssistant, url: str) -> int:
+    """The peak of what this process allocates while the backlog goes through (bytes)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        await ha_backlog(hass, url)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 @dataclass(frozen=True)
-class BacklogMemory:
-    peak: int
+class FrozenBacklog:
+    probe: LoopLagProbe
     promotions: Promotions
 
 
-async def backlog_memory(hass: HomeAssistant, url: str) -> BacklogMemory:
-    """The peak of what this process allocates while the backlog goes through (bytes), and
-    what the backlog moved into the oldest generation."""
-    with counting_promotions() as promotions:
-        tracemalloc.start()
-        try:
-            await ha_backlog(hass, url)
-            return BacklogMemory(tracemalloc.get_traced_memory()[1], promotions)
-        finally:
-            tracemalloc.stop()
-
-
-async def frozen_backlog(hass: HomeAssistant, url: str) -> LoopLagProbe:
-    """The backlog's loop blocks with the objects of start-up frozen: the backlog's own work."""
+async def frozen_backlog(hass: HomeAssistant, url: str) -> FrozenBacklog:
+    """The backlog's loop blocks with start-up's objects frozen (the backlog's own work), and
+    what it promotes to the oldest generation."""
     probe = LoopLagProbe()
     probe_task = asyncio.create_task(probe.run())
-    gc.collect()
-    gc.freeze()
     try:
-        with probe.watch():
+        with frozen_start_up() as promotions, probe.watch():
             await ha_backlog(hass, url)
     finally:
-        gc.unfreeze()
         probe_task.cancel()
-    return probe
+    return FrozenBacklog(probe, promotions)
 
 
 async def main() -> None:
@@ -574,11 +575,11 @@ async def main() -> None:
             with probe.watch():
                 backlog = await ha_backlog(hass, url)
             probe_task.cancel()  # tracemalloc slows everything: no loop figures from that run
-            memory = await backlog_memory(hass, url)
+            peak = await backlog_memory_peak(hass, url)
             frozen = await frozen_backlog(hass, url)
-            rows += backlog_rows(backlog, bare_backlog_seconds, memory)
+            rows += backlog_rows(backlog, bare_backlog_seconds, peak, frozen.promotions)
             rows += enroll_rows(await ha_enrollments(hass, url))
-        rows += loop_rows(probe, frozen)
+        rows += loop_rows(probe, frozen.probe)
     print_table(rows)
 
 
@@ -621,7 +622,9 @@ def punch_rows(latencies: list[float], bare: list[float]) -> list[Row]:
     ]
 
 
-def backlog_rows(backlog: Backlog, bare_seconds: float, memory: BacklogMemory) -> list[Row]:
+def backlog_rows(
+    backlog: Backlog, bare_seconds: float, peak: int, promotions: Promotions
+) -> list[Row]:
     label = f"backlog of {BACKLOG:,} punches"
     return [
         Row(
@@ -635,11 +638,11 @@ def backlog_rows(backlog: Backlog, bare_seconds: float, memory: BacklogMemory) -
             f" ({backlog.refused} posts refused)",
             f"{BACKLOG:,} / 0 / 0",
         ),
-        Row(f"{label}: memory peak (tracemalloc, its own run)", f"{memory.peak / 1e6:.1f} MB"),
+        Row(f"{label}: memory peak (tracemalloc, its own run)", f"{peak / 1e6:.1f} MB"),
         Row(
-            f"{label}: objects moved to the GC's oldest generation (same run)",
-            f"{memory.promotions.promoted:,} (a full collection after"
-            f" {memory.promotions.oldest // 4:,}: a quarter of {memory.promotions.oldest:,})",
+            f"{label}: objects moved to the GC's oldest generation (frozen run)",
+            f"{promotions.promoted:,} (a full collection after"
+            f" {promotions.oldest // 4:,}: a quarter of {promotions.oldest:,})",
         ),
     ]
 
