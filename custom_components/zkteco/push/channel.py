@@ -28,10 +28,10 @@ the hub acknowledge the batch. Batches are stored one at a time: a copy the term
 while the first still fires is acknowledged once the first is stored. Killed between storing and
 answering, the terminal re-sends the batch and its new lines are emitted once more (at least
 once across a crash, exactly once otherwise); a failed write raises, the terminal keeps the
-batch, and the keys are written with the next batch. A punch whose time is
-more than ``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the entry's time zone on
-arrival was held back by the terminal (Home Assistant was unreachable, the terminal was
-offline): it is marked ``caught_up``. With ``Realtime=1`` a live punch arrives within seconds, and
+batch, and the keys are written with the next batch. A punch whose time is more than
+``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the entry's time zone on arrival
+was held back by the terminal (Home Assistant was unreachable, the terminal was offline): it is
+marked ``caught_up``. With ``Realtime=1`` a live punch arrives within seconds, and
 the terminal's clock is Home Assistant's (set from the ``Date:`` header at each handshake).
 The stamps the terminal sends are kept and handed back at its handshakes, after a restart too.
 
@@ -313,9 +313,8 @@ class PushChannel:
             new = await self._async_remember(rows)
             for index, row in enumerate(new):
                 if index and not index % EMIT_CHUNK:
-                    await asyncio.sleep(
-                        0
-                    )  # a 500-line batch fires 500 events: let the loop breathe
+                    # A 500-line batch fires 500 events: let the loop breathe.
+                    await asyncio.sleep(0)
                 # Each Punch made as it goes out: a batch of them held across the loop's turns
                 # would be promoted to the garbage collector's oldest generation (lines.py).
                 self._emit(self._punch(row, now))
