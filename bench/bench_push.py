@@ -16,7 +16,11 @@ Times that cross the two processes are on the system's monotonic clock.
 - a backlog of 100,000 punches the terminal holds when switched on, posted in its batch size
   (500): from switching it on to the last event, how many were fired once, twice, never; the
   loop lag probe watches meanwhile; the memory peak (tracemalloc) is taken in a second run of
-  its own, tracemalloc slowing everything down;
+  its own, tracemalloc slowing everything down; a third run has the objects of Home
+  Assistant's start-up frozen (`gc.freeze()`, which an integration must not call: it changes
+  the whole process), so that its loop blocks are the backlog's own work, and counts the
+  objects the backlog moves into the garbage collector's oldest generation (a full collection,
+  which walks every object of the process, comes once those exceed a quarter of it);
 - the enroll-finger REST request (`{"finger_index": n}` for fingers 0-9 in turn, an
   administrator's token) -> its 200, which comes once the terminal took the command at its next
   poll (every 5 s, as the handshake sets it); three presses finish each enrollment before the
@@ -33,8 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import gc
@@ -486,6 +490,42 @@ async def ha_backlog(hass: HomeAssistant, url: str) -> Backlog:
     )
 
 
+@dataclass
+class Promotions:
+    """Objects moved into the garbage collector's oldest generation (2) while counting.
+
+    Only a collection of generation 1 moves objects there; a full collection follows once the
+    objects moved since the last one exceed a quarter of those in it (CPython's rule).
+    """
+
+    promoted: int = 0
+    oldest: int = 0
+    _before: int = 0
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 1:
+            return
+        if phase == "start":
+            self._before = len(gc.get_objects(2))
+        else:
+            self.promoted += len(gc.get_objects(2)) - self._before
+
+
+@contextmanager
+def frozen_start_up() -> Iterator[Promotions]:
+    """The objects there are now frozen (out of every collection) while counting promotions:
+    the oldest generation holds only what came since, and is cheap to count."""
+    gc.collect()
+    promotions = Promotions(oldest=len(gc.get_objects(2)))
+    gc.freeze()
+    gc.callbacks.append(promotions.on_gc)
+    try:
+        yield promotions
+    finally:
+        gc.callbacks.remove(promotions.on_gc)
+        gc.unfreeze()
+
+
 async def backlog_memory_peak(hass: HomeAssistant, url: str) -> int:
     """The peak of what this process allocates while the backlog goes through (bytes)."""
     gc.collect()
@@ -495,6 +535,25 @@ async def backlog_memory_peak(hass: HomeAssistant, url: str) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+@dataclass(frozen=True)
+class FrozenBacklog:
+    probe: LoopLagProbe
+    promotions: Promotions
+
+
+async def frozen_backlog(hass: HomeAssistant, url: str) -> FrozenBacklog:
+    """The backlog's loop blocks with start-up's objects frozen (the backlog's own work), and
+    what it promotes to the oldest generation."""
+    probe = LoopLagProbe()
+    probe_task = asyncio.create_task(probe.run())
+    try:
+        with frozen_start_up() as promotions, probe.watch():
+            await ha_backlog(hass, url)
+    finally:
+        probe_task.cancel()
+    return FrozenBacklog(probe, promotions)
 
 
 async def main() -> None:
@@ -517,9 +576,10 @@ async def main() -> None:
                 backlog = await ha_backlog(hass, url)
             probe_task.cancel()  # tracemalloc slows everything: no loop figures from that run
             peak = await backlog_memory_peak(hass, url)
-            rows += backlog_rows(backlog, bare_backlog_seconds, peak)
+            frozen = await frozen_backlog(hass, url)
+            rows += backlog_rows(backlog, bare_backlog_seconds, peak, frozen.promotions)
             rows += enroll_rows(await ha_enrollments(hass, url))
-        rows += loop_rows(probe)
+        rows += loop_rows(probe, frozen.probe)
     print_table(rows)
 
 
@@ -562,7 +622,9 @@ def punch_rows(latencies: list[float], bare: list[float]) -> list[Row]:
     ]
 
 
-def backlog_rows(backlog: Backlog, bare_seconds: float, peak: int) -> list[Row]:
+def backlog_rows(
+    backlog: Backlog, bare_seconds: float, peak: int, promotions: Promotions
+) -> list[Row]:
     label = f"backlog of {BACKLOG:,} punches"
     return [
         Row(
@@ -577,6 +639,11 @@ def backlog_rows(backlog: Backlog, bare_seconds: float, peak: int) -> list[Row]:
             f"{BACKLOG:,} / 0 / 0",
         ),
         Row(f"{label}: memory peak (tracemalloc, its own run)", f"{peak / 1e6:.1f} MB"),
+        Row(
+            f"{label}: objects moved to the GC's oldest generation (frozen run)",
+            f"{promotions.promoted:,} (a full collection after"
+            f" {promotions.oldest // 4:,}: a quarter of {promotions.oldest:,})",
+        ),
     ]
 
 
@@ -593,7 +660,7 @@ def enroll_rows(answer_times: list[float]) -> list[Row]:
     ]
 
 
-def loop_rows(probe: LoopLagProbe) -> list[Row]:
+def loop_rows(probe: LoopLagProbe, frozen: LoopLagProbe) -> list[Row]:
     return [
         Row(
             "longest event loop block (punches and backlog), the loop's own CPU",
@@ -604,6 +671,12 @@ def loop_rows(probe: LoopLagProbe) -> list[Row]:
         Row(
             "longest event loop block, wall clock (the machine's other load included)",
             f"{probe.worst * 1000:.1f} ms ({len(probe.late)} over 50 ms)",
+        ),
+        Row(
+            "longest event loop block, backlog with start-up's objects frozen, the loop's CPU",
+            f"{frozen.worst_cpu * 1000:.1f} ms ({len(frozen.late_cpu)} over 50 ms;"
+            f" longest garbage collection {frozen.worst_gc * 1000:.0f} ms)",
+            "none over 50 ms",
         ),
     ]
 

@@ -588,6 +588,28 @@ async def test_a_request_cut_off_midway_still_delivers_its_batch(
     assert len(seen.punches) == 120
 
 
+async def test_a_copy_sent_while_the_first_still_fires_is_answered_after_it(
+    hass: HomeAssistant, push_side: PushSide, seen: Seen
+) -> None:
+    """The terminal gave up waiting and sends its batch again while the first copy still fires.
+    The copy is acknowledged only once every punch of the first has fired and been stored: a
+    crash after that answer would lose the punches not fired yet (the terminal forgets what is
+    acknowledged, the journal already knows them)."""
+    body = "".join(
+        f"{n % 50}\t{HISTORY_START + timedelta(minutes=n):%Y-%m-%d %H:%M:%S}\t0\t1\t0\t0\t0\n"
+        for n in range(3000)
+    ).encode()
+    upload = lines.parse_attlog(body)
+    first = hass.async_create_task(push_side.channel.async_store_punches(upload))
+    await until(lambda: bool(seen.punches))
+
+    await push_side.channel.async_store_punches(upload)
+
+    assert len(seen.punches) == 3000
+    await first
+    assert len(seen.punches) == 3000
+
+
 async def test_only_the_address_it_is_restricted_to(hass: HomeAssistant, hub: PushHub) -> None:
     channel = PushChannel(
         hass, PUSH_SERIAL, "Principal", time_zone=dt_util.UTC, source_address="192.0.2.7"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from datetime import datetime, timedelta
+import gc
 import re
 from typing import Any
 
@@ -360,6 +361,18 @@ def test_attlog_backlog_of_many_lines() -> None:
 
     assert len(upload.records) == upload.acknowledged == 10_000
     assert upload.records[-1].user_id == "9999"
+
+
+def test_a_batch_is_nothing_the_garbage_collector_tracks() -> None:
+    # A batch is held while its events go out: tracked records would be promoted to the oldest
+    # generation, bringing the whole process's next full collection nearer (bench_push.py).
+    upload = lines.parse_attlog(
+        b"1\t2026-01-05 07:00:00\t0\t1\t0\nPIN=2\tDateTime=2026-01-05 07:00:01\tStatus=1\n"
+    )
+
+    assert len(upload.rows) == 2
+    assert not any(gc.is_tracked(row) for row in upload.rows)
+    assert upload.records[1] == AttLogRecord("2", datetime(2026, 1, 5, 7, 0, 1), 1, None, None)
 
 
 def test_attlog_keyed_body_of_the_datasheet() -> None:

@@ -266,7 +266,9 @@ class AttendanceTracker:
         self._publish = publish
         self.last_punch: PunchRecord | None = None
         self._cursor: Cursor | None = None
+        # The last 64 delivered, in order, and as a set: a backlog looks each punch up twice.
         self._delivered: deque[PunchKey] = deque(maxlen=64)
+        self._delivered_keys: set[PunchKey] = set()
         self._listeners: list[Callable[[PunchRecord], None]] = []
         # Live punches are held until a poll has read what the log holds before them; without
         # the log, the terminal re-sends what it holds on its own, in order: nothing to await.
@@ -355,7 +357,7 @@ class AttendanceTracker:
         for punch in collected.new:
             key = punch_key(punch)
             if key in held or key not in cursor.unconfirmed:
-                self._deliver_once(punch, users, caught_up=key not in held)
+                self._deliver_once(punch, key, users, caught_up=key not in held)
         # Announced before the download yet not in it: the log moved past them for good.
         settled = {punch_key(punch) for punch in collected.new}.union(collected.awaited)
         self._set_cursor(
@@ -390,19 +392,22 @@ class AttendanceTracker:
         """
         key = punch_key(punch)
         cursor = self._cursor
-        if key in self._delivered or (cursor is not None and key in cursor.unconfirmed):
+        if key in self._delivered_keys or (cursor is not None and key in cursor.unconfirmed):
             return
         if cursor is not None:
             self._set_cursor(replace(cursor, unconfirmed=(*cursor.unconfirmed, key)))
-        self._deliver_once(punch, users, caught_up=punch.caught_up)
+        self._deliver_once(punch, key, users, caught_up=punch.caught_up)
 
     def _deliver_once(
-        self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool
+        self, punch: Punch, key: PunchKey, users: Mapping[str, TerminalUser], *, caught_up: bool
     ) -> None:
-        if punch_key(punch) in self._delivered:
+        if key in self._delivered_keys:
             return
         self.last_punch = record = self._record(punch, users, caught_up=caught_up)
-        self._delivered.append(punch_key(punch))
+        if len(self._delivered) == self._delivered.maxlen:
+            self._delivered_keys.discard(self._delivered[0])
+        self._delivered.append(key)
+        self._delivered_keys.add(key)
         self._publish(record)
         for listener in list(self._listeners):
             listener(record)

@@ -22,14 +22,16 @@ Punches. Each ATTLOG line becomes a ``Punch`` (``status`` the verify method, ``p
 check-in/out state, as pull's; an absent field reads 255, "none", §1.5). A line is recognised by
 its content, never by a stamp (§1.3, P2): the keys of the punches delivered are kept in an
 append-only journal (journal.py: the last 20,000, compacted past twice that). New lines are
-remembered, emitted (50 between two turns of the event loop, and to the end even if the request
-is cut off), then the journal is written and fsynced, and only then does the hub acknowledge the
-batch: killed between the two, the terminal re-sends the batch and its new lines are emitted
-once more (at least once across a crash, exactly once otherwise); a failed write raises, the
-terminal keeps the batch, and the keys are written with the next batch. A punch whose time is
-more than ``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the entry's time zone on
-arrival was held back by the terminal (Home Assistant was unreachable, the terminal was
-offline): it is marked ``caught_up``. With ``Realtime=1`` a live punch arrives within seconds, and
+remembered (500 between two turns of the event loop), emitted (50 between two turns, and to the
+end even if the request is cut off), then the journal is written and fsynced, and only then does
+the hub acknowledge the batch. Batches are stored one at a time: a copy the terminal sends again
+while the first still fires is acknowledged once the first is stored. Killed between storing and
+answering, the terminal re-sends the batch and its new lines are emitted once more (at least
+once across a crash, exactly once otherwise); a failed write raises, the terminal keeps the
+batch, and the keys are written with the next batch. A punch whose time is more than
+``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the entry's time zone on arrival
+was held back by the terminal (Home Assistant was unreachable, the terminal was offline): it is
+marked ``caught_up``. With ``Realtime=1`` a live punch arrives within seconds, and
 the terminal's clock is Home Assistant's (set from the ``Date:`` header at each handshake).
 The stamps the terminal sends are kept and handed back at its handshakes, after a restart too.
 
@@ -70,7 +72,7 @@ and ``TimeZone`` (§1.11); no 2.x command sets the time reliably (§1.6).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
@@ -105,7 +107,7 @@ from ..const import DOMAIN
 from . import lines
 from .journal import PunchJournal
 from .lines import (
-    AttLogRecord,
+    AttLogRow,
     AttLogUpload,
     CommandResult,
     DeviceInfo,
@@ -126,6 +128,8 @@ ANSWER_TIMEOUT: Final = timedelta(seconds=15)
 CONFIRM_TIMEOUT: Final = timedelta(seconds=60)
 # Events fired between two turns of the event loop (one takes about 0.1 ms on a slow machine).
 EMIT_CHUNK: Final = 50
+# Lines keyed and looked up in the journal between two turns: the terminal's own batch size.
+KEY_CHUNK: Final = 500
 UNKNOWN: Final = 255  # a field the line did not have (255 is "no punch state", §1.5)
 _BIO_FINGER: Final = 1
 _OPLOG_FINGER_ENROLLED: Final = 6
@@ -147,9 +151,10 @@ _OUTCOMES: Final = {
 }
 
 
-def punch_line_key(record: AttLogRecord) -> str:
+def punch_line_key(row: AttLogRow) -> str:
     """What tells one punch line from another (P2: PIN, time, state, verify)."""
-    return f"{record.user_id}\t{record.time.isoformat()}\t{record.status}\t{record.verify}"
+    user_id, time, status, verify, _work_code = row
+    return f"{user_id}\t{time.isoformat()}\t{status}\t{verify}"
 
 
 @dataclass(slots=True)
@@ -185,6 +190,7 @@ class PushChannel:
         self._delay = delay
         self.queue = CommandQueue(hass, serial, self._on_finished)
         self._journal = PunchJournal(hass, serial)
+        self._storing = asyncio.Lock()
         self._store: Store[dict[str, Any]] = _terminal_store(hass, serial)
         self._device = DeviceInfo()
         self._users: dict[str, TerminalUser] = {}
@@ -306,22 +312,39 @@ class PushChannel:
 
     # -- the hub's sink ----------------------------------------------------------------
     async def async_store_punches(self, upload: AttLogUpload) -> None:
-        now = dt_util.now(self._time_zone)
-        new: dict[str, Punch] = {}
-        for record in upload.records:
-            key = punch_line_key(record)
-            if key not in self._journal and key not in new:
-                new[key] = self._punch(record, now)
-        self._journal.add(list(new))
-        # Remembered already, so each must fire: not cancelled with the request that brought it.
-        await asyncio.shield(self._hass.async_create_task(self._async_deliver(new.values())))
+        # In a task of its own: what is remembered must fire, even if the request is cut off.
+        store = self._async_store(upload.rows, dt_util.now(self._time_zone))
+        await asyncio.shield(self._hass.async_create_task(store))
 
-    async def _async_deliver(self, punches: Iterable[Punch]) -> None:
-        for index, punch in enumerate(punches):
-            if index and not index % EMIT_CHUNK:
-                await asyncio.sleep(0)  # a 500-line batch fires 500 events: let the loop breathe
-            self._emit(punch)
-        await self._journal.async_flush()
+    async def _async_store(self, rows: Sequence[AttLogRow], now: datetime) -> None:
+        """One batch at a time: a copy sent again while the first still fires is answered only
+        once the first has fired and is stored."""
+        async with self._storing:
+            new = await self._async_remember(rows)
+            for index, row in enumerate(new):
+                if index and not index % EMIT_CHUNK:
+                    # A 500-line batch fires 500 events: let the loop breathe.
+                    await asyncio.sleep(0)
+                # Each Punch made as it goes out: a batch of them held across the loop's turns
+                # would be promoted to the garbage collector's oldest generation (lines.py).
+                self._emit(self._punch(row, now))
+            await self._journal.async_flush()
+
+    async def _async_remember(self, rows: Sequence[AttLogRow]) -> list[AttLogRow]:
+        """The rows not delivered before, now remembered; `KEY_CHUNK` between two turns of the
+        event loop (a 2 MiB body holds 65,000 lines)."""
+        new: list[AttLogRow] = []
+        for start in range(0, len(rows), KEY_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            chunk: dict[str, AttLogRow] = {}
+            for row in rows[start : start + KEY_CHUNK]:
+                key = punch_line_key(row)
+                if key not in self._journal and key not in chunk:
+                    chunk[key] = row
+            self._journal.add(list(chunk))
+            new += chunk.values()
+        return new
 
     async def async_store_operations(self, upload: OperLogUpload) -> None:
         for user in upload.users:
@@ -516,14 +539,14 @@ class PushChannel:
             records_capacity=device.record_capacity or 0,
         )
 
-    def _punch(self, record: AttLogRecord, now: datetime) -> Punch:
-        held_back = now - record.time.replace(tzinfo=self._time_zone) > CAUGHT_UP_AGE
+    def _punch(self, row: AttLogRow, now: datetime) -> Punch:
+        user_id, time, status, verify, _work_code = row
         return Punch(
-            user_id=record.user_id,
-            timestamp=record.time,
-            status=UNKNOWN if record.verify is None else record.verify,
-            punch=UNKNOWN if record.status is None else record.status,
-            caught_up=held_back,
+            user_id=user_id,
+            timestamp=time,
+            status=UNKNOWN if verify is None else verify,
+            punch=UNKNOWN if status is None else status,
+            caught_up=now - time.replace(tzinfo=self._time_zone) > CAUGHT_UP_AGE,
         )
 
     def _emit(self, event: ChannelEvent) -> None:
