@@ -7,14 +7,14 @@ from typing import Final
 
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
 from .attendance import AttendanceTracker, bus_publisher, delivered_store
 from .card import async_setup_card
-from .channel import Counters, TerminalAuthError, TerminalChannel, TerminalError
+from .channel import Counters, TerminalChannel
 from .clock import ClockKeeper
 from .combined import PULL, PUSH, CombinedChannel, channels_of
 from .const import (
@@ -34,6 +34,7 @@ from .coordinator import (
     ZKTecoData,
     ZKTecoRuntimeData,
     async_entry_time_zone,
+    translated_errors,
 )
 from .enrollment import EnrollmentManager
 from .http import async_register_views
@@ -197,18 +198,8 @@ async def _async_first_push_refresh(coordinator: ZKTecoCoordinator, channel: Pus
 async def _async_identify(
     hass: HomeAssistant, channel: PullChannel, entry: ZKTecoConfigEntry
 ) -> None:
-    try:
+    with translated_errors(ConfigEntryNotReady):
         info = await channel.async_open()
-    except TerminalAuthError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        ) from err
-    except TerminalError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
     if entry.unique_id and info.serial_number != entry.unique_id:
         # Retrying finds the right terminal if it comes back; a repair tells how to follow it.
         async_wrong_terminal(hass, entry, info.serial_number)

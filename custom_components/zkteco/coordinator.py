@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -149,7 +149,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
         if self.data is not None and self._channel.enrolling:
             # A poll would interrupt the terminal while it waits for a finger; its contact is
             # still followed, so that Connectivity tells when it is gone meanwhile.
-            with _translated_errors():
+            with translated_errors():
                 await self._channel.async_check_contact()
             return self.data
         users_known = self.data.users if self.data is not None else None
@@ -165,7 +165,7 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
             if self.hass.state is CoreState.running
             else None
         )
-        with _translated_errors():
+        with translated_errors():
             result = await self._channel.async_poll(read_users, catch_up)
         if result.users is not None:
             self._users_read_at = now
@@ -200,8 +200,10 @@ class ZKTecoCoordinator(DataUpdateCoordinator[ZKTecoData]):
 
 
 @contextmanager
-def _translated_errors() -> Iterator[None]:
-    """What the coordinator makes of a terminal's failure: reauthentication, or unavailable."""
+def translated_errors(
+    unavailable: type[UpdateFailed | ConfigEntryNotReady] = UpdateFailed,
+) -> Iterator[None]:
+    """What Home Assistant makes of a terminal's failure: reauthentication, or ``unavailable``."""
     try:
         yield
     except TerminalAuthError as err:
@@ -209,7 +211,7 @@ def _translated_errors() -> Iterator[None]:
             translation_domain=DOMAIN, translation_key="invalid_auth"
         ) from err
     except TerminalError as err:
-        raise UpdateFailed(
+        raise unavailable(
             translation_domain=DOMAIN,
             translation_key="cannot_connect",
             translation_placeholders={"error": str(err)},
