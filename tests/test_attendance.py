@@ -8,7 +8,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EVENT_STATE_CHANGED
 from homeassistant.core import CoreState, Event, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -429,6 +429,26 @@ async def test_last_punch_sensor(
     assert state.attributes["name"] == "Luis Perez"
     assert state.attributes["kind"] == "check_out"
     assert state.attributes["verified_by"] == "fingerprint"
+
+
+async def test_last_punch_sensor_shows_a_catch_up_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
+) -> None:
+    """Ten punches delivered together change the sensor once, to the newest: each still fires
+    its event, and the recorder is not handed ten states nobody saw."""
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    for minute in range(10):
+        log_without_event(simulator, minute)
+    await poll(hass, init_integration)
+    await hass.async_block_till_done()
+
+    assert len(events) == 10
+    shown = [
+        event.data["new_state"].state
+        for event in changes
+        if event.data["entity_id"] == "sensor.principal_last_punch"
+    ]
+    assert shown == ["2026-11-03T08:09:00+00:00"]
 
 
 @pytest.mark.parametrize("record_size", [8, 16, 40])

@@ -7,6 +7,7 @@ terminal (a failed poll).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .attendance import PunchRecord
@@ -153,7 +154,29 @@ class ZKTecoSensor(ZKTecoEntity, SensorEntity):
 
 
 class ZKTecoLastPunchSensor(ZKTecoPunchEntity, SensorEntity):
-    """The last punch, as soon as it is delivered."""
+    """The last punch, as soon as it is delivered.
+
+    Punches delivered together (a catch-up, a Push terminal's batch) are shown once, the newest,
+    when the event loop next turns: each fires its own event, and a backlog of 100,000 would
+    otherwise hand the recorder 100,000 states of a sensor nobody saw in between.
+    """
+
+    _pending_write: asyncio.Handle | None = None
+
+    async def async_will_remove_from_hass(self) -> None:
+        if self._pending_write is not None:
+            self._pending_write.cancel()
+        await super().async_will_remove_from_hass()
+
+    @callback
+    def _on_punch(self, record: PunchRecord) -> None:
+        if self._pending_write is None:
+            self._pending_write = self.hass.loop.call_soon(self._write_last_punch)
+
+    @callback
+    def _write_last_punch(self) -> None:
+        self._pending_write = None
+        self.async_write_ha_state()
 
     @property
     def native_value(self) -> datetime | None:
