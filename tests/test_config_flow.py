@@ -967,12 +967,13 @@ def option_fields(result: ConfigFlowResult) -> dict[str, Any]:
 
 
 async def test_push_options(hass: HomeAssistant) -> None:
-    """The source address and the listener's port; no enrollment path with one channel."""
+    """The source address and the listener's port; no enrollment path with one channel, and no
+    sharing of new fingers (Push cannot read a fingerprint back)."""
     entry = add_push_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert option_fields(result) == {
         CONF_TIMEZONE: hass.config.time_zone,
-        **DEFAULT_OPTIONS,
+        CONF_KEEP_CLOCK: True,
         CONF_SOURCE_ADDRESS: None,
         CONF_LISTENER_PORT: None,
     }
@@ -996,7 +997,7 @@ async def test_push_options(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
         CONF_TIMEZONE: "America/Bogota",
-        **DEFAULT_OPTIONS,
+        CONF_KEEP_CLOCK: True,
         CONF_LISTENER_PORT: 8081,
         CONF_SOURCE_ADDRESS: "192.168.1.50",
     }
@@ -1014,7 +1015,7 @@ async def test_push_options_cleared(hass: HomeAssistant) -> None:
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_TIMEZONE: "UTC", CONF_SOURCE_ADDRESS: ""}
         )
-    assert entry.options == {CONF_TIMEZONE: "UTC", **DEFAULT_OPTIONS}
+    assert entry.options == {CONF_TIMEZONE: "UTC", CONF_KEEP_CLOCK: True}
 
 
 async def test_enrollment_path_option(hass: HomeAssistant, simulator: ZKSimulator) -> None:

@@ -507,8 +507,8 @@ class ZKTecoConfigFlow(ConfigFlow, domain=DOMAIN):
 
 class ZKTecoOptionsFlow(OptionsFlowWithReload):
     """The timezone the terminal's clock is set to, whether Home Assistant keeps that clock right,
-    and whether a finger enrolled here is copied to the other terminals; for a terminal that calls
-    Home Assistant,
+    and, for a terminal reached on port 4370, whether a finger enrolled here is copied to the
+    other terminals; for a terminal that calls Home Assistant,
     the address it must call from and the plain listener's port; for one with both channels,
     which one enrolls.
 
@@ -534,11 +534,14 @@ class ZKTecoOptionsFlow(OptionsFlowWithReload):
                 SelectSelectorConfig(options=sorted(timezones), mode=SelectSelectorMode.DROPDOWN)
             ),
             vol.Required(CONF_KEEP_CLOCK, default=options.get(CONF_KEEP_CLOCK, True)): bool,
-            vol.Required(
-                CONF_SHARE_FINGERPRINTS, default=options.get(CONF_SHARE_FINGERPRINTS, False)
-            ): bool,
         }
         data = self.config_entry.data
+        if CONF_HOST in data:  # Push alone cannot read a fingerprint back to share it
+            fields[
+                vol.Required(
+                    CONF_SHARE_FINGERPRINTS, default=options.get(CONF_SHARE_FINGERPRINTS, False)
+                )
+            ] = bool
         if data.get(CONF_PUSH):
             fields.update(_push_option_fields(options, both=CONF_HOST in data))
         return self.async_show_form(step_id="init", data_schema=vol.Schema(fields), errors=errors)
