@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.zkteco.channel import (
     EnrollmentOutcome,
     EnrollmentResult,
+    Punch,
     TerminalConnectionError,
     TerminalError,
     TerminalNotSupportedError,
@@ -547,6 +548,29 @@ async def test_the_journal_stays_bounded(hass: HomeAssistant) -> None:
 
     assert [key in again for key in "defghi"] == [False, False, True, True, False, True]
     assert text == "e\nf\ng\ni\n"
+
+
+async def test_a_batch_larger_than_the_journal_is_recognised_whole(
+    hass: HomeAssistant,
+    hub: PushHub,
+    open_push_side: Callable[[], Awaitable[PushSide]],
+    seen: Seen,
+) -> None:
+    """The answer to a batch of more lines than the journal keeps is lost: the terminal sends it
+    again, before and after a restart, and none of its lines fires twice."""
+    batch = "".join(f"{pin}\t2026-12-03 08:00:00\t0\t1\t0\n" for pin in range(1, 11))
+    with patch("custom_components.zkteco.push.journal.REMEMBERED", 3):
+        side = await open_push_side()
+        await hand(hub, "GET", "cdata", options="all")
+        for _ in range(2):
+            await hand(hub, "POST", "cdata", batch, table="ATTLOG")
+        await side.channel.async_stop()
+        await open_push_side()
+        await hand(hub, "POST", "cdata", batch, table="ATTLOG")
+        await hass.async_block_till_done()
+
+    assert len([event for event in seen.events if isinstance(event, Punch)]) == 10
+    assert len(seen.punches) == 10
 
 
 async def test_stores_removed_with_the_entry(

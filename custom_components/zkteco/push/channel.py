@@ -21,19 +21,20 @@ How an entry uses it::
 Punches. Each ATTLOG line becomes a ``Punch`` (``status`` the verify method, ``punch`` the
 check-in/out state, as pull's; an absent field reads 255, "none", §1.5). A line is recognised by
 its content, never by a stamp (§1.3, P2): the keys of the punches delivered are kept in an
-append-only journal (journal.py: the last 20,000, compacted past twice that). New lines are
-remembered (500 between two turns of the event loop), emitted (50 between two turns, and to the
-end even if the request is cut off), then the journal is written and fsynced, and only then does
-the hub acknowledge the batch. Batches are stored one at a time: a copy the terminal sends again
-while the first still fires is acknowledged once the first is stored. Killed between storing and
-answering, the terminal re-sends the batch and its new lines are emitted once more (at least
-once across a crash, exactly once otherwise); a failed write raises, the terminal keeps the
-batch, and the keys are written with the next batch. A punch whose time is more than
-``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the entry's time zone on arrival
-was held back by the terminal (Home Assistant was unreachable, the terminal was offline): it is
-marked ``caught_up``. With ``Realtime=1`` a live punch arrives within seconds, and
-the terminal's clock is Home Assistant's (set from the ``Date:`` header at each handshake).
-The stamps the terminal sends are kept and handed back at its handshakes, after a restart too.
+append-only journal (journal.py: the last 20,000 and the last batch whole, compacted past twice
+that). New lines are remembered (500 between two turns of the event loop), emitted (50 between
+two turns, and to the end even if the request is cut off), then the journal is written and
+fsynced, and only then does the hub acknowledge the batch. Batches are stored one at a time: a
+copy the terminal sends again while the first still fires is acknowledged once the first is
+stored. Killed between storing and answering, the terminal re-sends the batch and its new lines
+are emitted once more (at least once across a crash, exactly once otherwise); a failed write
+raises, the terminal keeps the batch, and the keys are written with the next batch. A punch
+whose time is more than ``CAUGHT_UP_AGE`` (2 minutes) before Home Assistant's clock in the
+entry's time zone on arrival was held back by the terminal (Home Assistant was unreachable, the
+terminal was offline): it is marked ``caught_up``. With ``Realtime=1`` a live punch arrives
+within seconds, and the terminal's clock is Home Assistant's (set from the ``Date:`` header at
+each handshake). The stamps the terminal sends are kept and handed back at its handshakes, after
+a restart too.
 
 What the terminal says about itself (options, a poll's ``INFO=``, the ``INFO`` command), the users
 (``USER`` lines on OPERLOG, and users Home Assistant wrote with ``DATA UPDATE USERINFO`` answered
@@ -328,7 +329,7 @@ class PushChannel:
                 # Each Punch made as it goes out: a batch of them held across the loop's turns
                 # would be promoted to the garbage collector's oldest generation (lines.py).
                 self._emit(self._punch(row, now))
-            await self._journal.async_flush()
+            await self._journal.async_flush(len(rows))
 
     async def _async_remember(self, rows: Sequence[AttLogRow]) -> list[AttLogRow]:
         """The rows not delivered before, now remembered; `KEY_CHUNK` between two turns of the

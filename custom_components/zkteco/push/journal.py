@@ -7,11 +7,14 @@ never by a stamp.
 
 One line per delivered punch is appended to `.storage/zkteco.push.<serial>.punches`, flushed and
 fsynced in the executor, one write per batch (a 100,000-line backlog in 500-line batches is 200
-writes). The journal remembers the last `REMEMBERED` (20,000) keys: forty 500-line batches, far
-more than a terminal re-sends after a lost answer or a restart. When the file holds twice that,
-it is compacted to the last `REMEMBERED` (written beside it, fsynced, then renamed over it). A
-line older than the last `REMEMBERED` sent again (the terminal's flash lost its acknowledged mark,
-or a stamp of 0 asked it for everything) is delivered again.
+writes). The journal remembers the last `REMEMBERED` (20,000) keys before the batch just stored,
+and that batch whole: forty 500-line batches, far more than a terminal re-sends after a lost
+answer or a restart, and a batch as large as the body cap allows (65,000 lines) is still
+recognised when it comes again. Keys are forgotten only once a batch is stored, never while one is
+looked up, and a restart reloads the whole file. When the file holds more than twice
+`REMEMBERED`, it is compacted to what is remembered (written beside it, fsynced, then renamed over
+it). A line older than that sent again (the terminal's flash lost its acknowledged mark, or a
+stamp of 0 asked it for everything) is delivered again.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def journal_path(hass: HomeAssistant, serial: str) -> Path:
 
 
 class PunchJournal:
-    """The keys of the punches delivered, the newest `REMEMBERED` of them."""
+    """The keys of the punches delivered: the newest `REMEMBERED` before the last batch, and it."""
 
     def __init__(self, hass: HomeAssistant, serial: str) -> None:
         self._hass = hass
@@ -58,9 +61,11 @@ class PunchJournal:
         self._remember(keys)
         self._unwritten.extend(keys)
 
-    async def async_flush(self) -> None:
-        """Write what was added; raises OSError when it cannot (it is written with the next)."""
+    async def async_flush(self, batch_lines: int = 0) -> None:
+        """Write what was added for a batch of ``batch_lines``; raises OSError when it cannot
+        (it is written with the next)."""
         keys, self._unwritten = self._unwritten, []
+        self._forget_older_than(REMEMBERED + batch_lines)
         compact = self._lines_in_file + len(keys) > 2 * REMEMBERED
         kept = list(self._order) if compact else []
         try:
@@ -77,7 +82,9 @@ class PunchJournal:
         for key in keys:
             self._order.append(key)
             self._keys.add(key)
-        while len(self._order) > REMEMBERED:
+
+    def _forget_older_than(self, newest: int) -> None:
+        while len(self._order) > newest:
             self._keys.discard(self._order.popleft())
 
     def _read(self) -> list[str]:
