@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 import json
 
 from homeassistant.core import HomeAssistant
@@ -153,3 +154,27 @@ async def test_push_refused_from_another_address(
     assert push_channel["polling"] is False
     assert diagnostics["last_update_success"] is False
     await hass.config_entries.async_unload(push_entry.entry_id)
+
+
+@pytest.mark.freeze_time("2026-11-03 12:00:00+00:00")
+async def test_a_clock_that_cannot_be_kept(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    simulator: ZKSimulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Support sees that keeping the clock fails, and when it is tried again."""
+    simulator.set_time_ignored = True
+    simulator.set_clock(datetime(2000, 1, 1))
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, config_entry)
+
+    assert diagnostics["clock_keeping"] == {
+        "keeping": True,
+        "daily_set_due": False,
+        "failing": True,
+        "next_try": "2026-11-03T12:15:00+00:00",
+    }

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -106,6 +106,15 @@ class ClockKeeper:
     def in_hand(self) -> bool:
         """Whether the clock is left to the keeper: it keeps it, and its last set did not fail."""
         return self._keeping and self._wait is None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Whether it keeps the clock, and where it stands: a set due, a failure's next try."""
+        return {
+            "keeping": self._keeping,
+            "daily_set_due": self._daily_due,
+            "failing": self._wait is not None,
+            "next_try": self._retry_at.isoformat() if self._retry_at else None,
+        }
 
     @callback
     def async_start(self) -> CALLBACK_TYPE:

@@ -47,6 +47,7 @@ async def async_get_config_entry_diagnostics(
             "counters": asdict(data.counters),
             "users": len(data.users),
             "clock": data.clock.isoformat(),
+            "clock_keeping": runtime.clock.diagnostics(),
             "enrollment": status.state if status else None,
             "channels": _channels(hass, runtime),
         },
