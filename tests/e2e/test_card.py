@@ -187,16 +187,23 @@ class Page:
         ActionChains(self.driver).send_keys(*keys).perform()
 
     def focused(self) -> dict[str, str | None]:
-        """What has the keyboard focus inside the card: its finger or person, and its name."""
-        element = self.driver.execute_script(
-            "return arguments[0].shadowRoot.activeElement", self.card()
+        """What has the keyboard focus inside the card: its finger or person, and its name.
+
+        Read in one script: the card draws its controls anew when data arrives (and gives the
+        focus to the new one), so an element found in one call may be gone by the next.
+        """
+        focused: dict[str, str | None] = self.driver.execute_script(
+            """
+            const element = arguments[0].shadowRoot.activeElement;
+            if (!element) return {};
+            const read = {text: element.innerText};
+            for (const name of arguments[1]) read[name] = element.getAttribute(name);
+            return read;
+            """,
+            self.card(),
+            ["data-user", "data-finger", "aria-label", "class"],
         )
-        if element is None:
-            return {}
-        return {
-            name: element.get_attribute(name)
-            for name in ("data-user", "data-finger", "aria-label", "class")
-        } | {"text": element.text}
+        return focused
 
     def screenshot(self, state: str) -> Path:
         path = SCREENSHOTS / f"{self.name}-{state}.png"
