@@ -5,7 +5,7 @@ Sections (§) and pitfalls (P) are those of shared/reference/push-protocol.md.
 How an entry uses it::
 
     channel = PushChannel(
-        hass, serial, name, time_zone=tz, source_address=None, delay=lines.DEFAULT_DELAY
+        hass, serial, name, time_zone=tz, source_address=None, delay=commands.DEFAULT_DELAY
     )
     info = await channel.async_open(hub)  # loads its stores and its command queue, and serves
     # the terminal on `hub`; does not wait for the terminal to call (info is the last known)
@@ -105,9 +105,11 @@ from ..channel import (
     UsersChanged,
 )
 from ..const import DOMAIN
-from . import lines
+from . import commands, uploads
 from .journal import PunchJournal
-from .lines import (
+from .queue import UNANSWERED_TIMEOUT, CommandQueue, CommandState, FinishedCommand
+from .server import PushHub, ServedTerminal
+from .uploads import (
     AttLogRow,
     AttLogUpload,
     CommandResult,
@@ -115,8 +117,6 @@ from .lines import (
     OperLogUpload,
     Outcome,
 )
-from .queue import UNANSWERED_TIMEOUT, CommandQueue, CommandState, FinishedCommand
-from .server import PushHub, ServedTerminal
 
 CAPABILITIES: Final = frozenset[Capability]()
 STORAGE_VERSION: Final = 1
@@ -181,7 +181,7 @@ class PushChannel:
         *,
         time_zone: tzinfo,
         source_address: str | None = None,
-        delay: int = lines.DEFAULT_DELAY,
+        delay: int = commands.DEFAULT_DELAY,
     ) -> None:
         self._hass = hass
         self.serial = serial
@@ -327,7 +327,7 @@ class PushChannel:
                     # A 500-line batch fires 500 events: let the loop breathe.
                     await asyncio.sleep(0)
                 # Each Punch made as it goes out: a batch of them held across the loop's turns
-                # would be promoted to the garbage collector's oldest generation (lines.py).
+                # would be promoted to the garbage collector's oldest generation (uploads.py).
                 self._emit(self._punch(row, now))
             await self._journal.async_flush(len(rows))
 
@@ -381,7 +381,7 @@ class PushChannel:
     async def async_start_enrollment(self, user: TerminalUser, finger: int) -> bool:
         if finger in self._fingers.get(user.user_id, {}):
             return False
-        command_id = await self.queue.async_add(lines.enroll_fp(user.user_id, finger))
+        command_id = await self.queue.async_add(commands.enroll_fp(user.user_id, finger))
         self._enrollment = enrollment = _Enrollment(command_id, user.user_id, finger)
         if await self._async_delivered(command_id):
             return True
@@ -463,14 +463,14 @@ class PushChannel:
     async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
         """`CHECK`: the terminal handshakes again and sets its clock from our answer's `Date:`
         and `TimeZone` (Home Assistant's time in the entry's time zone, which `clock` gives)."""
-        await self._async_command(lines.Command.CHECK)
+        await self._async_command(commands.Command.CHECK)
 
     async def async_unlock(self, seconds: int) -> None:
         """`AC_UNLOCK`: 2.x has no duration, the terminal's own lock time applies."""
         await self._async_command("AC_UNLOCK")
 
     async def async_restart(self) -> None:
-        await self._async_command(lines.Command.REBOOT)
+        await self._async_command(commands.Command.REBOOT)
 
     # -- people and fingers ------------------------------------------------------------
     async def async_read_people(self) -> list[Person]:
@@ -483,12 +483,12 @@ class PushChannel:
     async def async_delete_user(self, user_id: str) -> None:
         if user_id not in self._users:
             raise TerminalUnknownUserError(user_id)
-        await self._async_command(lines.delete_user(user_id))
+        await self._async_command(commands.delete_user(user_id))
 
     async def async_delete_finger(self, user_id: str, finger: int) -> bool:
         if finger not in self._fingers.get(user_id, {}):
             return False
-        await self._async_command(lines.delete_fingerprint(user_id, finger))
+        await self._async_command(commands.delete_fingerprint(user_id, finger))
         self._fingers[user_id].pop(finger, None)
         self._save_later()
         return True
@@ -558,7 +558,7 @@ class PushChannel:
         """A user Home Assistant wrote or deleted, as the terminal confirmed it."""
         if command.startswith(_UPDATE_USER):
             body = f"USER {command.removeprefix(_UPDATE_USER)}".encode()
-            for user in lines.parse_operlog(body).users:
+            for user in uploads.parse_operlog(body).users:
                 self._users[user.user_id] = _terminal_user(user)
         elif command.startswith(_DELETE_USER):
             user_id = command.removeprefix(_DELETE_USER).removeprefix("PIN=").strip()
@@ -596,7 +596,7 @@ def _terminal_store(hass: HomeAssistant, serial: str) -> Store[dict[str, Any]]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.push.{serial}.terminal")
 
 
-def _terminal_user(user: lines.UserRecord) -> TerminalUser:
+def _terminal_user(user: uploads.UserRecord) -> TerminalUser:
     # Push has no record number (pull's uid): users are known by their PIN only.
     return TerminalUser(
         uid=0,
