@@ -35,7 +35,8 @@ from custom_components.zkteco.enrollment import (
     TerminalUnavailable,
 )
 from custom_components.zkteco.push import commands, uploads
-from custom_components.zkteco.push.channel import CONFIRM_TIMEOUT, PushChannel
+from custom_components.zkteco.push.channel import PushChannel
+from custom_components.zkteco.push.enrollment import CONFIRM_TIMEOUT
 from custom_components.zkteco.push.journal import PunchJournal, journal_path
 from custom_components.zkteco.push.server import REFUSED, PushHub, PushRequest
 from custom_components.zkteco.push.uploads import AttLogUpload
