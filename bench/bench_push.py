@@ -69,10 +69,10 @@ from custom_components.zkteco.const import (
     EVENT_ATTENDANCE,
     EVENT_ENROLLMENT_FINISHED,
 )
-from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo, OperLogUpload
+from custom_components.zkteco.push import commands
 from custom_components.zkteco.push.queue import CommandQueue
 from custom_components.zkteco.push.server import PushHub, ServedTerminal, async_get_push_hub
+from custom_components.zkteco.push.uploads import AttLogUpload, DeviceInfo, OperLogUpload
 from devtools.bench_harness import LoopLagProbe, Row, benchmarked_home_assistant, print_table
 from zksim.push import UPLOAD_ACK, PushTerminal
 
@@ -648,7 +648,7 @@ def backlog_rows(
 
 
 def enroll_rows(answer_times: list[float]) -> list[Row]:
-    delay = lines.DEFAULT_DELAY
+    delay = commands.DEFAULT_DELAY
     label = f"enroll-finger request -> 200, the terminal polling every {delay} s"
     p50 = statistics.median(answer_times)
     return [

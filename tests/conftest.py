@@ -44,16 +44,12 @@ from custom_components.zkteco.const import (
     PROTOCOL_UDP,
 )
 from custom_components.zkteco.enrollment import EnrollmentManager
-from custom_components.zkteco.push import lines
+from custom_components.zkteco.push import commands
 from custom_components.zkteco.push.channel import PushChannel
-from custom_components.zkteco.push.lines import (
-    DEFAULT_DELAY,
-    AttLogUpload,
-    DeviceInfo,
-    OperLogUpload,
-)
+from custom_components.zkteco.push.commands import DEFAULT_DELAY
 from custom_components.zkteco.push.queue import FinishedCommand
 from custom_components.zkteco.push.server import PushHub, async_get_push_hub
+from custom_components.zkteco.push.uploads import AttLogUpload, DeviceInfo, OperLogUpload
 from zksim import ZKSimulator
 from zksim.push import PushTerminal
 
@@ -477,7 +473,7 @@ async def know_user(
     hass: HomeAssistant, side: PushSide, user_id: str, name: str = "Ana Garcia"
 ) -> None:
     """Home Assistant writes the user to the terminal: the channel knows it once answered."""
-    command_id = await side.channel.queue.async_add(lines.update_user(user_id, name=name))
+    command_id = await side.channel.queue.async_add(commands.update_user(user_id, name=name))
     await side.channel.queue.async_wait_finished(command_id)
     await side.users.async_refresh_users()
 

@@ -34,11 +34,12 @@ from custom_components.zkteco.enrollment import (
     FingerAlreadyEnrolled,
     TerminalUnavailable,
 )
-from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.channel import CONFIRM_TIMEOUT, PushChannel
+from custom_components.zkteco.push import commands, uploads
+from custom_components.zkteco.push.channel import PushChannel
+from custom_components.zkteco.push.enrollment import CONFIRM_TIMEOUT
 from custom_components.zkteco.push.journal import PunchJournal, journal_path
-from custom_components.zkteco.push.lines import AttLogUpload
 from custom_components.zkteco.push.server import REFUSED, PushHub, PushRequest
+from custom_components.zkteco.push.uploads import AttLogUpload
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
@@ -422,8 +423,8 @@ async def test_enrollments_queued_before_a_restart_are_withdrawn(
 ) -> None:
     """Nobody waits at the terminal for them any more; other commands still go out."""
     first = await open_push_side()
-    await first.channel.queue.async_add(lines.enroll_fp("1", 6))
-    await first.channel.queue.async_add(lines.Command.INFO)
+    await first.channel.queue.async_add(commands.enroll_fp("1", 6))
+    await first.channel.queue.async_add(commands.Command.INFO)
     await first.channel.async_stop()
 
     await open_push_side()
@@ -449,7 +450,7 @@ async def test_users_home_assistant_wrote_or_deleted(
     await know_user(hass, push_side, "2")
     assert [user.name for user in await push_side.channel.async_read_users()] == ["Ana Garcia"]
 
-    command_id = await push_side.channel.queue.async_add(lines.delete_user("2"))
+    command_id = await push_side.channel.queue.async_add(commands.delete_user("2"))
     await push_side.channel.queue.async_wait_finished(command_id)
 
     assert await push_side.channel.async_read_users() == []
@@ -601,7 +602,7 @@ async def test_a_request_cut_off_midway_still_delivers_its_batch(
         f"{n}\t{HISTORY_START + timedelta(minutes=n):%Y-%m-%d %H:%M:%S}\t0\t1\t0\t0\t0\n"
         for n in range(1, 121)
     ).encode()
-    upload = lines.parse_attlog(body)
+    upload = uploads.parse_attlog(body)
     storing = hass.async_create_task(push_side.channel.async_store_punches(upload))
     await until(lambda: bool(seen.punches))
     storing.cancel()
@@ -623,7 +624,7 @@ async def test_a_copy_sent_while_the_first_still_fires_is_answered_after_it(
         f"{n % 50}\t{HISTORY_START + timedelta(minutes=n):%Y-%m-%d %H:%M:%S}\t0\t1\t0\t0\t0\n"
         for n in range(3000)
     ).encode()
-    upload = lines.parse_attlog(body)
+    upload = uploads.parse_attlog(body)
     first = hass.async_create_task(push_side.channel.async_store_punches(upload))
     await until(lambda: bool(seen.punches))
 

@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from custom_components.zkteco.push import lines, listener as listener_module
+from custom_components.zkteco.push import commands, listener as listener_module
 from custom_components.zkteco.push.listener import (
     MAX_HEADERS,
     PushListener,
@@ -102,7 +102,7 @@ async def test_bare_lf_and_a_raw_space(listener: PushListener, sink: RecordingSi
     status, headers, body = await exchange(listener, request.encode())
 
     assert_push_answer(status, headers)
-    assert body == lines.OK
+    assert body == commands.OK
     assert sink.infos[0].firmware == FIRMWARE
     assert sink.infos[0].records == 19
 
@@ -214,7 +214,7 @@ async def test_hostile_requests_are_refused_without_harm(
 async def test_an_http_0_9_style_line_is_read(listener: PushListener) -> None:
     _, _, body = await exchange(listener, f"GET /iclock/ping?SN={PUSH_SERIAL}\n\n".encode())
 
-    assert body == lines.OK
+    assert body == commands.OK
 
 
 async def test_a_silent_connection_is_closed(listener: PushListener, sink: RecordingSink) -> None:
@@ -241,7 +241,7 @@ async def test_a_connection_lost_while_answering_is_let_go(
         await writer.wait_closed()
 
     _, _, body = await exchange(listener, b"GET /iclock/ping HTTP/1.1\r\n\r\n")
-    assert body == lines.OK
+    assert body == commands.OK
 
 
 async def test_stopping_closes_the_port(socket_enabled: None, hub: PushHub) -> None:

@@ -12,8 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.zkteco.const import DOMAIN
-from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.lines import CommandResult, Outcome
+from custom_components.zkteco.push import commands
 from custom_components.zkteco.push.queue import (
     MAX_COMMANDS_PER_POLL,
     UNANSWERED_TIMEOUT,
@@ -22,11 +21,12 @@ from custom_components.zkteco.push.queue import (
     CommandState,
     FinishedCommand,
 )
+from custom_components.zkteco.push.uploads import CommandResult, Outcome
 
 SERIAL = "CQUJ203960001"
 STORE_KEY = f"{DOMAIN}.push.{SERIAL}.commands"
-ENROLL = lines.enroll_fp("7", 6)
-ADD_USER = lines.update_user("7", name="Luis Perez")
+ENROLL = commands.enroll_fp("7", 6)
+ADD_USER = commands.update_user("7", name="Luis Perez")
 
 
 @pytest.fixture
@@ -74,13 +74,13 @@ async def test_commands_go_out_in_order_with_their_ids(queue: CommandQueue) -> N
     second = await queue.async_add(ENROLL)
 
     assert await queue.async_take() == [f"C:{first}:{ADD_USER}", f"C:{second}:{ENROLL}"]
-    assert len(first) <= lines.COMMAND_ID_MAX_LENGTH
+    assert len(first) <= commands.COMMAND_ID_MAX_LENGTH
     assert first != second
     assert [c.state for c in queue.pending] == [CommandState.DELIVERED] * 2
 
 
 async def test_a_command_is_delivered_at_most_once(queue: CommandQueue) -> None:
-    await queue.async_add(lines.Command.INFO)
+    await queue.async_add(commands.Command.INFO)
 
     assert len(await queue.async_take()) == 1
     assert await queue.async_take() == []
@@ -88,7 +88,7 @@ async def test_a_command_is_delivered_at_most_once(queue: CommandQueue) -> None:
 
 async def test_nothing_follows_an_enrollment_in_one_answer(queue: CommandQueue) -> None:
     await queue.async_add(ENROLL)
-    after = await queue.async_add(lines.Command.INFO)
+    after = await queue.async_add(commands.Command.INFO)
 
     assert len(await queue.async_take()) == 1
     assert ids_of(await queue.async_take()) == [after]
@@ -96,7 +96,7 @@ async def test_nothing_follows_an_enrollment_in_one_answer(queue: CommandQueue) 
 
 async def test_a_poll_takes_at_most_so_many_commands(queue: CommandQueue) -> None:
     for _ in range(MAX_COMMANDS_PER_POLL + 1):
-        await queue.async_add(lines.Command.INFO)
+        await queue.async_add(commands.Command.INFO)
 
     assert len(await queue.async_take()) == MAX_COMMANDS_PER_POLL
     assert len(await queue.async_take()) == 1
@@ -151,7 +151,7 @@ async def test_a_restart_neither_loses_nor_repeats_a_command(
 ) -> None:
     delivered = await queue.async_add(ENROLL)
     await queue.async_take()
-    waiting = await queue.async_add(lines.Command.INFO)
+    waiting = await queue.async_add(commands.Command.INFO)
 
     again = await restarted(hass, queue)
 
@@ -167,7 +167,7 @@ async def test_a_restart_neither_loses_nor_repeats_a_command(
 async def test_a_command_is_on_disk_before_it_is_delivered(
     queue: CommandQueue, hass_storage: dict[str, Any]
 ) -> None:
-    command_id = await queue.async_add(lines.Command.INFO)
+    command_id = await queue.async_add(commands.Command.INFO)
     assert hass_storage[STORE_KEY]["data"]["commands"][0]["delivered_at"] is None
 
     await queue.async_take()
@@ -198,7 +198,7 @@ async def test_a_command_not_taken_in_time_is_never_delivered(
 async def test_stale_commands_fail_when_the_terminal_polls_again(
     queue: CommandQueue, finished: list[FinishedCommand], freezer: FrozenDateTimeFactory
 ) -> None:
-    command_id = await queue.async_add(lines.Command.INFO)
+    command_id = await queue.async_add(commands.Command.INFO)
     freezer.tick(UNDELIVERED_TIMEOUT)
 
     assert await queue.async_take() == []

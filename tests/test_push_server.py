@@ -19,8 +19,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.typing import TestClient
 
-from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.lines import AttLogUpload, DeviceInfo
+from custom_components.zkteco.push import commands, uploads
 from custom_components.zkteco.push.queue import CommandQueue, CommandState
 from custom_components.zkteco.push.server import (
     INLINE_PARSE_MAX,
@@ -31,6 +30,7 @@ from custom_components.zkteco.push.server import (
     ServedTerminal,
     async_get_push_hub,
 )
+from custom_components.zkteco.push.uploads import AttLogUpload, DeviceInfo
 from zksim import PressOutcome
 from zksim.push import PushTerminal
 
@@ -94,11 +94,11 @@ async def test_handshake_sets_the_terminal_up(
     await until_terminal(hass, push, lambda t: t.polls >= 1)
 
     assert push.server_options["Realtime"] == "1"
-    assert push.server_options["Delay"] == str(lines.DEFAULT_DELAY)
-    assert push.server_options["TransFlag"] == lines.TRANS_FLAG
+    assert push.server_options["Delay"] == str(commands.DEFAULT_DELAY)
+    assert push.server_options["TransFlag"] == commands.TRANS_FLAG
     offset = dt_util.now().utcoffset()
     assert offset is not None
-    assert push.server_options["TimeZone"] == lines.timezone_option(offset)
+    assert push.server_options["TimeZone"] == commands.timezone_option(offset)
     handshake = push.exchanges[0]
     assert handshake.reply.startswith(f"GET OPTION FROM: {PUSH_SERIAL}\n")
     assert handshake.date.endswith("GMT")
@@ -196,12 +196,12 @@ async def test_commands_reach_the_terminal_and_results_come_back_by_id(
     await until_terminal(hass, push, lambda t: t.polls >= 1)
     served.infos.clear()
 
-    info = await queue.async_add(lines.Command.INFO)
+    info = await queue.async_add(commands.Command.INFO)
     unknown = await queue.async_add("SHELL ls")
     end = await queue.async_wait_finished(unknown)
 
     assert end.result is not None
-    assert end.result.outcome is lines.Outcome.NOT_SUPPORTED
+    assert end.result.outcome is uploads.Outcome.NOT_SUPPORTED
     assert [f.command_id for f in served.finished] == [info, unknown]
     assert served.finished[0].state is CommandState.ANSWERED
     assert served.infos[0].users == 3
@@ -213,7 +213,7 @@ async def test_a_finger_enrolled_at_the_terminal_comes_back_without_its_template
     push.start()
     await until_terminal(hass, push, lambda t: t.polls >= 1)
 
-    command_id = await queue.async_add(lines.enroll_fp("2", 6))
+    command_id = await queue.async_add(commands.enroll_fp("2", 6))
     assert await queue.async_wait_delivered(command_id)
     await until_terminal(hass, push, lambda t: t.terminal.enrolling)
     for _ in range(3):
@@ -222,7 +222,7 @@ async def test_a_finger_enrolled_at_the_terminal_comes_back_without_its_template
     await until_terminal(hass, push, lambda t: t.acknowledged["OPERLOG"])
 
     assert end.result is not None
-    assert end.result.outcome is lines.Outcome.SUCCESS
+    assert end.result.outcome is uploads.Outcome.SUCCESS
     (upload,) = served.operations
     (finger,) = upload.fingers
     assert (finger.user_id, finger.finger) == ("2", 6)
@@ -311,7 +311,7 @@ async def test_the_stamps_a_terminal_sent_come_back_at_its_next_handshake(
 
     assert "\nATTLOGStamp=77\nStamp=77\n" in text
     assert "\nOPERLOGStamp=12\nOpStamp=12\n" in text
-    assert f"\nATTPHOTOStamp={lines.DEFAULT_STAMP}\n" in text
+    assert f"\nATTPHOTOStamp={commands.DEFAULT_STAMP}\n" in text
 
 
 # --- Unknown terminals -------------------------------------------------------------------
@@ -377,7 +377,7 @@ async def test_every_path_and_method_is_answered_ok(
     response, text = await send(client, method, path, b"\xff\xd8\x00binary\x00photo")
 
     assert_push_answer(response)
-    assert text == lines.OK
+    assert text == commands.OK
     assert served.punches == served.operations == []
 
 
@@ -484,7 +484,7 @@ async def test_options_with_commas_inside_values(served: RecordingSink, client: 
 
     _, text = await send(client, "POST", f"/iclock/cdata?SN={PUSH_SERIAL}&table=options", body)
 
-    assert text == lines.OK
+    assert text == commands.OK
     assert served.infos == [DeviceInfo(device_name="K40", users=12, user_capacity=1000)]
 
 
@@ -496,7 +496,7 @@ async def test_results_for_commands_never_given_are_answered_and_ignored(
     response, text = await send(client, "POST", f"/iclock/devicecmd?SN={PUSH_SERIAL}", body)
 
     assert_push_answer(response)
-    assert text == lines.OK
+    assert text == commands.OK
     assert served.finished == []
 
 
@@ -533,7 +533,8 @@ async def test_a_body_over_the_cap_is_refused_and_the_terminal_keeps_it(
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "answer"), [("devicecmd", REFUSED), ("getrequest", lines.OK), ("ping", lines.OK)]
+    ("endpoint", "answer"),
+    [("devicecmd", REFUSED), ("getrequest", commands.OK), ("ping", commands.OK)],
 )
 async def test_only_a_body_that_is_read_is_refused_over_the_cap(
     served: RecordingSink, client: TestClient, endpoint: str, answer: str
@@ -554,7 +555,7 @@ async def test_a_photo_over_the_cap_is_acknowledged_unread(
     response, text = await send(client, "POST", path, body)
 
     assert_push_answer(response)
-    assert text == lines.OK
+    assert text == commands.OK
 
 
 async def test_a_large_body_is_parsed_off_the_event_loop(
@@ -562,13 +563,13 @@ async def test_a_large_body_is_parsed_off_the_event_loop(
 ) -> None:
     body = (ATTLOG_LINE + "\n").encode() * (INLINE_PARSE_MAX // len(ATTLOG_LINE) + 1)
     threads: list[threading.Thread] = []
-    parse = lines.parse_attlog
+    parse = uploads.parse_attlog
 
     def parse_and_note(raw: bytes) -> AttLogUpload:
         threads.append(threading.current_thread())
         return parse(raw)
 
-    with patch.object(lines, "parse_attlog", parse_and_note):
+    with patch.object(uploads, "parse_attlog", parse_and_note):
         _, text = await send(client, "POST", ATTLOG, body)
 
     count = body.count(b"\n")
@@ -580,7 +581,7 @@ async def test_a_large_body_is_parsed_off_the_event_loop(
 async def test_a_failure_inside_the_hub_is_answered_not_raised(
     served: RecordingSink, client: TestClient
 ) -> None:
-    with patch.object(lines, "handshake_answer", side_effect=RuntimeError("bug")):
+    with patch.object(commands, "handshake_answer", side_effect=RuntimeError("bug")):
         response, text = await send(client, "GET", f"/iclock/cdata?SN={PUSH_SERIAL}&options=all")
 
     assert_push_answer(response)

@@ -61,7 +61,7 @@ from .const import (
 from .coordinator import ZKTecoConfigEntry
 from .pull.channel import terminal_config
 from .pull.terminal import ZKTerminal
-from .push import lines
+from .push import uploads
 from .push_setup import terminal_server
 
 # A device id goes into URLs (/devices/{device_id}/...): short, lower case, no spaces.
@@ -154,7 +154,7 @@ def _source_address_field(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
 
 def _serial_number(text: str) -> str | None:
     """The serial number as the Push server reads it from a terminal's requests, if valid."""
-    return lines.parse_query({"SN": text}).serial
+    return uploads.parse_query({"SN": text}).serial
 
 
 def _check_source_address(user_input: dict[str, Any], errors: dict[str, str]) -> None:

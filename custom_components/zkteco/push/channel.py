@@ -5,7 +5,7 @@ Sections (§) and pitfalls (P) are those of shared/reference/push-protocol.md.
 How an entry uses it::
 
     channel = PushChannel(
-        hass, serial, name, time_zone=tz, source_address=None, delay=lines.DEFAULT_DELAY
+        hass, serial, name, time_zone=tz, source_address=None, delay=commands.DEFAULT_DELAY
     )
     info = await channel.async_open(hub)  # loads its stores and its command queue, and serves
     # the terminal on `hub`; does not wait for the terminal to call (info is the last known)
@@ -49,19 +49,12 @@ never since Home Assistant started: Connectivity means "polled within its expect
 clock is Home Assistant's wall clock in the entry's time zone: the terminal sets its own from our
 ``Date:`` header at each handshake, and says nothing of it after.
 
-Enrollment (§1.9). ``async_start_enrollment`` queues ``ENROLL_FP`` (OVERWRITE=0; a finger seen
-uploaded answers False at once) and answers True once a poll has taken it, within
-``enroll_delivery_timeout`` (max(15 s, 3 x Delay)); if no poll takes it by then, it is withdrawn
-and ``TerminalConnectionError`` is raised. It is never sent again. The ``devicecmd`` result
-becomes an ``EnrollmentResult``; ``Return=0`` is success only once the template upload for that
-PIN and FID arrives (``FP`` on OPERLOG, ``BIODATA`` type 1 or ``OPLOG 6``), before or after it,
-within ``CONFIRM_TIMEOUT`` (60 s) of the result: without it, the enrollment failed (a public
-source saw ``Return=0`` leave no usable finger). A Push terminal reports no presses: there are no
-``FingerScored`` events. ``async_end_enrollment`` withdraws an ``ENROLL_FP`` not yet taken; once
-taken, no command stops the capture screen: the terminal ends it by itself (its result then
-ends the channel's enrollment, ignored above). A result that never comes ends it after the
-queue's ``UNANSWERED_TIMEOUT``, hence ``enrollment_timeout``. ``ENROLL_`` commands still queued
-from before a restart are withdrawn at load: nobody waits at the terminal for them any more.
+Enrollment (§1.9) is enrollment.py's ``EnrollmentTracker``: ``async_start_enrollment`` answers
+False at once for a finger seen uploaded, True once a poll has taken the ``ENROLL_FP`` within
+``enroll_delivery_timeout`` (max(15 s, 3 x Delay)), and otherwise raises
+``TerminalConnectionError``; the finger is confirmed by its template upload within
+``CONFIRM_TIMEOUT`` of the result. A result that never comes ends it after the queue's
+``UNANSWERED_TIMEOUT``, hence ``enrollment_timeout``.
 
 Other commands wait for their result within ``command_timeout`` (the delivery bound + 15 s):
 ``async_unlock`` sends ``AC_UNLOCK`` (no duration in 2.x: the terminal's own lock time applies;
@@ -74,12 +67,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -105,18 +97,12 @@ from ..channel import (
     UsersChanged,
 )
 from ..const import DOMAIN
-from . import lines
+from . import commands, uploads
+from .enrollment import CONFIRM_TIMEOUT, EnrollmentTracker
 from .journal import PunchJournal
-from .lines import (
-    AttLogRow,
-    AttLogUpload,
-    CommandResult,
-    DeviceInfo,
-    OperLogUpload,
-    Outcome,
-)
-from .queue import UNANSWERED_TIMEOUT, CommandQueue, CommandState, FinishedCommand
+from .queue import UNANSWERED_TIMEOUT, CommandQueue, FinishedCommand
 from .server import PushHub, ServedTerminal
+from .uploads import AttLogRow, AttLogUpload, CommandResult, DeviceInfo, OperLogUpload
 
 CAPABILITIES: Final = frozenset[Capability]()
 STORAGE_VERSION: Final = 1
@@ -126,7 +112,6 @@ MISSED_POLLS: Final = 3
 CONTACT_MARGIN: Final = timedelta(seconds=30)
 ENROLL_DELIVERY_MIN: Final = timedelta(seconds=15)
 ANSWER_TIMEOUT: Final = timedelta(seconds=15)
-CONFIRM_TIMEOUT: Final = timedelta(seconds=60)
 # Events fired between two turns of the event loop (one takes about 0.1 ms on a slow machine).
 EMIT_CHUNK: Final = 50
 # Lines keyed and looked up in the journal between two turns: the terminal's own batch size.
@@ -134,38 +119,14 @@ KEY_CHUNK: Final = 500
 UNKNOWN: Final = 255  # a field the line did not have (255 is "no punch state", §1.5)
 _BIO_FINGER: Final = 1
 _OPLOG_FINGER_ENROLLED: Final = 6
-_ENROLL_PREFIX: Final = "ENROLL_"
 _UPDATE_USER: Final = "DATA UPDATE USERINFO "
 _DELETE_USER: Final = "DATA DELETE USERINFO "
-
-_OUTCOMES: Final = {
-    Outcome.SUCCESS: EnrollmentOutcome.SUCCESS,
-    Outcome.ALREADY_ENROLLED: EnrollmentOutcome.ALREADY_ENROLLED,
-    Outcome.CAPTURE_FAILED: EnrollmentOutcome.CAPTURE_FAILED,
-    Outcome.DUPLICATE_FINGER: EnrollmentOutcome.DUPLICATE,
-    # 6 is "cancelled"; a finger's timeout presumably has the same code (§1.8).
-    Outcome.CANCELLED: EnrollmentOutcome.TIMEOUT_OR_CANCELLED,
-    Outcome.TIMEOUT: EnrollmentOutcome.TIMEOUT_OR_CANCELLED,
-    Outcome.BUSY: EnrollmentOutcome.BUSY,
-    Outcome.USER_NOT_FOUND: EnrollmentOutcome.USER_NOT_FOUND,
-    Outcome.NOT_SUPPORTED: EnrollmentOutcome.NOT_SUPPORTED,
-}
 
 
 def punch_line_key(row: AttLogRow) -> str:
     """What tells one punch line from another (P2: PIN, time, state, verify)."""
     user_id, time, status, verify, _work_code = row
     return f"{user_id}\t{time.isoformat()}\t{status}\t{verify}"
-
-
-@dataclass(slots=True)
-class _Enrollment:
-    command_id: str
-    user_id: str
-    finger: int
-    answered: bool = False
-    confirmed: bool = False
-    template_size: int = 0
 
 
 class PushChannel:
@@ -181,7 +142,7 @@ class PushChannel:
         *,
         time_zone: tzinfo,
         source_address: str | None = None,
-        delay: int = lines.DEFAULT_DELAY,
+        delay: int = commands.DEFAULT_DELAY,
     ) -> None:
         self._hass = hass
         self.serial = serial
@@ -198,8 +159,7 @@ class PushChannel:
         self._fingers: dict[str, dict[int, int]] = {}
         self._stamps: dict[str, str] = {}
         self._listeners: list[ChannelListener] = []
-        self._enrollment: _Enrollment | None = None
-        self._confirm_timer: CALLBACK_TYPE | None = None
+        self._enrollment = EnrollmentTracker(hass, self.queue, self._on_enrollment_end)
         self._stop_serving: CALLBACK_TYPE | None = None
         self.last_contact: datetime | None = None
         self.contacts: dict[str, datetime] = {}
@@ -210,9 +170,7 @@ class PushChannel:
         await self._journal.async_load()
         self._restore(await self._store.async_load() or {})
         await self.queue.async_load()
-        for command in self.queue.pending:
-            if command.command.startswith(_ENROLL_PREFIX):
-                await self.queue.async_cancel(command.command_id)
+        await self._enrollment.async_withdraw_queued()
         self._stop_serving = hub.async_add_terminal(
             ServedTerminal(
                 self.serial,
@@ -232,7 +190,7 @@ class PushChannel:
             self._stop_serving()
             self._stop_serving = None
         self.queue.async_unload()
-        self._cancel_confirm_timer()
+        self._enrollment.stop()
         await self._store.async_save(self._stored())
 
     @staticmethod
@@ -261,7 +219,7 @@ class PushChannel:
 
     @property
     def enrolling(self) -> bool:
-        return self._enrollment is not None
+        return self._enrollment.active
 
     @property
     def contact_timeout(self) -> timedelta:
@@ -327,7 +285,7 @@ class PushChannel:
                     # A 500-line batch fires 500 events: let the loop breathe.
                     await asyncio.sleep(0)
                 # Each Punch made as it goes out: a batch of them held across the loop's turns
-                # would be promoted to the garbage collector's oldest generation (lines.py).
+                # would be promoted to the garbage collector's oldest generation (uploads.py).
                 self._emit(self._punch(row, now))
             await self._journal.async_flush(len(rows))
 
@@ -381,96 +339,44 @@ class PushChannel:
     async def async_start_enrollment(self, user: TerminalUser, finger: int) -> bool:
         if finger in self._fingers.get(user.user_id, {}):
             return False
-        command_id = await self.queue.async_add(lines.enroll_fp(user.user_id, finger))
-        self._enrollment = enrollment = _Enrollment(command_id, user.user_id, finger)
-        if await self._async_delivered(command_id):
+        within = self.enroll_delivery_timeout
+        if await self._enrollment.async_start(user.user_id, finger, within=within):
             return True
-        if self._enrollment is enrollment:
-            self._enrollment = None
         raise TerminalConnectionError(
-            f"{self._name} did not poll within {self.enroll_delivery_timeout.total_seconds():g} s"
+            f"{self._name} did not poll within {within.total_seconds():g} s"
         )
 
     async def async_end_enrollment(self) -> None:
-        """Withdraw an enrollment not taken yet; a capture screen on show ends by itself."""
-        if (enrollment := self._enrollment) is not None:
-            await self.queue.async_cancel(enrollment.command_id)
-
-    async def _async_delivered(self, command_id: str) -> bool:
-        try:
-            async with asyncio.timeout(self.enroll_delivery_timeout.total_seconds()):
-                return await self.queue.async_wait_delivered(command_id)
-        except TimeoutError:
-            enrollment, self._enrollment = self._enrollment, None
-            if await self.queue.async_cancel(command_id):
-                return False
-            self._enrollment = enrollment  # a poll took it as time ran out
-            return True
+        await self._enrollment.async_withdraw()
 
     @callback
     def _on_finished(self, end: FinishedCommand) -> None:
         if end.result is not None and end.result.code == 0:
             self._learn_users(end.command)
-        enrollment = self._enrollment
-        if enrollment is None or end.command_id != enrollment.command_id:
-            return
-        if end.result is None:
-            cancelled = end.state is CommandState.CANCELLED
-            self._finish(
-                EnrollmentOutcome.CANCELLED if cancelled else EnrollmentOutcome.TIMEOUT_OR_CANCELLED
-            )
-            return
-        outcome = _OUTCOMES.get(end.result.outcome, EnrollmentOutcome.FAILED)
-        if outcome is EnrollmentOutcome.SUCCESS and not enrollment.confirmed:
-            enrollment.answered = True  # the template upload confirms it
-            self._confirm_timer = async_call_later(
-                self._hass, CONFIRM_TIMEOUT, self._on_unconfirmed
-            )
-            return
-        self._finish(outcome)
+        self._enrollment.command_finished(end)
 
     def _finger_uploaded(self, user_id: str, finger: int, size: int | None) -> None:
         self._fingers.setdefault(user_id, {})[finger] = size or 0
-        enrollment = self._enrollment
-        if enrollment is None or (enrollment.user_id, enrollment.finger) != (user_id, finger):
-            return
-        enrollment.confirmed = True
-        enrollment.template_size = size or enrollment.template_size
-        if enrollment.answered:
-            self._finish(EnrollmentOutcome.SUCCESS)
+        self._enrollment.finger_uploaded(user_id, finger, size)
 
-    @callback
-    def _on_unconfirmed(self, _now: datetime) -> None:
-        self._confirm_timer = None
-        self._finish(EnrollmentOutcome.FAILED)
-
-    def _finish(self, outcome: EnrollmentOutcome) -> None:
-        enrollment, self._enrollment = self._enrollment, None
-        self._cancel_confirm_timer()
-        if enrollment is None:
-            return
-        if outcome is EnrollmentOutcome.SUCCESS and self._device.fingers is not None:
+    def _on_enrollment_end(self, result: EnrollmentResult) -> None:
+        if result.outcome is EnrollmentOutcome.SUCCESS and self._device.fingers is not None:
             # The terminal's count says so only at its next handshake; polls show it now.
             self.device_info(DeviceInfo(fingers=self._device.fingers + 1))
-        self._emit(EnrollmentResult(outcome, enrollment.template_size))
-
-    def _cancel_confirm_timer(self) -> None:
-        if self._confirm_timer is not None:
-            self._confirm_timer()
-            self._confirm_timer = None
+        self._emit(result)
 
     # -- other commands ----------------------------------------------------------------
     async def async_write_clock(self, clock: Callable[[], datetime]) -> None:
         """`CHECK`: the terminal handshakes again and sets its clock from our answer's `Date:`
         and `TimeZone` (Home Assistant's time in the entry's time zone, which `clock` gives)."""
-        await self._async_command(lines.Command.CHECK)
+        await self._async_command(commands.Command.CHECK)
 
     async def async_unlock(self, seconds: int) -> None:
         """`AC_UNLOCK`: 2.x has no duration, the terminal's own lock time applies."""
         await self._async_command("AC_UNLOCK")
 
     async def async_restart(self) -> None:
-        await self._async_command(lines.Command.REBOOT)
+        await self._async_command(commands.Command.REBOOT)
 
     # -- people and fingers ------------------------------------------------------------
     async def async_read_people(self) -> list[Person]:
@@ -483,12 +389,12 @@ class PushChannel:
     async def async_delete_user(self, user_id: str) -> None:
         if user_id not in self._users:
             raise TerminalUnknownUserError(user_id)
-        await self._async_command(lines.delete_user(user_id))
+        await self._async_command(commands.delete_user(user_id))
 
     async def async_delete_finger(self, user_id: str, finger: int) -> bool:
         if finger not in self._fingers.get(user_id, {}):
             return False
-        await self._async_command(lines.delete_fingerprint(user_id, finger))
+        await self._async_command(commands.delete_fingerprint(user_id, finger))
         self._fingers[user_id].pop(finger, None)
         self._save_later()
         return True
@@ -558,7 +464,7 @@ class PushChannel:
         """A user Home Assistant wrote or deleted, as the terminal confirmed it."""
         if command.startswith(_UPDATE_USER):
             body = f"USER {command.removeprefix(_UPDATE_USER)}".encode()
-            for user in lines.parse_operlog(body).users:
+            for user in uploads.parse_operlog(body).users:
                 self._users[user.user_id] = _terminal_user(user)
         elif command.startswith(_DELETE_USER):
             user_id = command.removeprefix(_DELETE_USER).removeprefix("PIN=").strip()
@@ -596,7 +502,7 @@ def _terminal_store(hass: HomeAssistant, serial: str) -> Store[dict[str, Any]]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.push.{serial}.terminal")
 
 
-def _terminal_user(user: lines.UserRecord) -> TerminalUser:
+def _terminal_user(user: uploads.UserRecord) -> TerminalUser:
     # Push has no record number (pull's uid): users are known by their PIN only.
     return TerminalUser(
         uid=0,

@@ -5,7 +5,7 @@ seconds) and posts their results to `devicecmd` later, matched by the id the ser
 (reference §1.6, §1.7). So:
 
 - a command is refused before it is queued when it would break a command line (a tab, CR or LF
-  inside a value: lines.py raises ValueError, pitfall P12), and it is durable once
+  inside a value: commands.py raises ValueError, pitfall P12), and it is durable once
   `async_add` returns;
 - a command is handed out at most once: it is marked delivered, and that mark written to disk,
   before the poll is answered. A restart therefore neither loses a command nor repeats one
@@ -37,8 +37,8 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, LOGGER
-from . import lines
-from .lines import CommandResult
+from . import commands
+from .uploads import CommandResult
 
 STORAGE_VERSION: Final = 1
 MAX_COMMANDS_PER_POLL: Final = 10
@@ -154,8 +154,8 @@ class CommandQueue:
 
         Raises ValueError for a command that would break the line, before anything is queued.
         """
-        command_id = lines.new_command_id()
-        lines.command_line(command_id, command)
+        command_id = commands.new_command_id()
+        commands.command_line(command_id, command)
         self._commands[command_id] = QueuedCommand(command_id, command, dt_util.utcnow())
         await self._async_save()
         return command_id
@@ -188,7 +188,7 @@ class CommandQueue:
         await self._async_save()
         for command in taken:
             _settle(self._delivered.pop(command.command_id, []), True)
-        return [lines.command_line(command.command_id, command.command) for command in taken]
+        return [commands.command_line(command.command_id, command.command) for command in taken]
 
     async def async_resolve(self, results: Iterable[CommandResult]) -> list[CommandResult]:
         """Close the commands these results answer; the results that match none."""

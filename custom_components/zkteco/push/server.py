@@ -7,13 +7,13 @@ the terminal's channel implements, and its `CommandQueue`). It reads a request (
 the same from Home Assistant's server and from the plain listener of listener.py) and answers it
 (`PushAnswer`):
 
-- `GET cdata?options=all`: the handshake (lines.handshake_answer, the terminal's time zone, the
+- `GET cdata?options=all`: the handshake (commands.handshake_answer, the terminal's time zone, the
   poll `Delay`, the last stamps seen, since a restart too: `ServedTerminal.stamps`/`on_stamp`);
 - `POST cdata?table=ATTLOG`: the punches go to the sink, which stores them durably; only when it
   has returned is the batch acknowledged `OK: <n>` (§0 item 4, P1: the terminal forgets what is
   acknowledged and re-sends what is not). If the sink raises, the answer is a refusal and the
   terminal keeps the batch. `OPERLOG` and `BIODATA` likewise (templates already dropped by
-  lines.py); `options` and `getrequest?INFO=` report counts and capacities; `ATTPHOTO` and
+  uploads.py); `options` and `getrequest?INFO=` report counts and capacities; `ATTPHOTO` and
   unknown tables are acknowledged and not kept (templates and photos never enter Home
   Assistant);
 - `getrequest`: the queue's command lines, or `OK`; `devicecmd`: results to the queue;
@@ -30,7 +30,7 @@ forgets its data on (P1), so it keeps its punches until a user accepts it; nothi
 read. The same answer goes to a request with no serial, to one from another address than the
 one a terminal is restricted to, to a body to be read that is over `MAX_BODY` (2 MiB; a
 500-punch batch is about 30 KB; a photo over it is acknowledged unread like any photo) and to a
-request whose handling failed. Malformed lines never cost the valid ones (lines.py), and nothing
+request whose handling failed. Malformed lines never cost the valid ones (uploads.py), and nothing
 raises out of a view.
 
 Bodies over `INLINE_PARSE_MAX` (32 KiB, about 900 punch lines: 6 ms on the event loop, measured)
@@ -55,9 +55,9 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import DOMAIN, LOGGER
-from . import lines
-from .lines import AttLogUpload, DeviceInfo, OperLogUpload, PushQuery
+from . import commands, uploads
 from .queue import CommandQueue
+from .uploads import AttLogUpload, DeviceInfo, OperLogUpload, PushQuery
 
 MAX_BODY: Final = 2 * 1024 * 1024
 INLINE_PARSE_MAX: Final = 32 * 1024
@@ -66,7 +66,9 @@ REFUSED: Final = "ERROR: terminal not accepted"
 CONTENT_TYPE: Final = "text/plain"
 _READ_ENDPOINTS: Final = frozenset({"cdata", "getrequest", "devicecmd"})
 # Tables whose upload the sink stores; the others are acknowledged and dropped.
-_STORED_TABLES: Final = frozenset({lines.TABLE_ATTLOG, lines.TABLE_OPERLOG, lines.TABLE_BIODATA})
+_STORED_TABLES: Final = frozenset(
+    {uploads.TABLE_ATTLOG, uploads.TABLE_OPERLOG, uploads.TABLE_BIODATA}
+)
 
 DATA_PUSH_HUB: HassKey[PushHub] = HassKey(f"{DOMAIN}_push_hub")
 
@@ -95,7 +97,7 @@ class ServedTerminal:
     sink: PushSink
     queue: CommandQueue
     time_zone: tzinfo
-    delay: int = lines.DEFAULT_DELAY
+    delay: int = commands.DEFAULT_DELAY
     # Only requests from this address are served, when set.
     source_address: str | None = None
     # The stamps the terminal sent before (kept by its channel across restarts), and who keeps
@@ -193,13 +195,13 @@ class PushHub:
             return PushAnswer(REFUSED)
 
     async def _async_answer(self, request: PushRequest) -> str:
-        query = lines.parse_query(request.query)
+        query = uploads.parse_query(request.query)
         endpoint = endpoint_of(request.path)
         terminal = self._served(query.serial, request.remote)
         if terminal is not None:
             terminal.sink.contacted(endpoint)
         if endpoint not in _READ_ENDPOINTS:
-            return lines.OK  # ping, 3.x and unknown paths: nothing to read, nothing to refuse
+            return commands.OK  # ping, 3.x and unknown paths: nothing to read, nothing to refuse
         if terminal is None or (request.too_large and _reads_body(endpoint, query)):
             return REFUSED
         if endpoint == "getrequest":
@@ -209,7 +211,7 @@ class PushHub:
         if query.handshake:
             return self._handshake(terminal)
         if request.method != "POST" or query.table is None:
-            return lines.OK
+            return commands.OK
         return await self._async_upload(terminal, query, request.body)
 
     def _served(self, serial: str | None, remote: str | None) -> ServedTerminal | None:
@@ -239,25 +241,25 @@ class PushHub:
     def _handshake(self, terminal: ServedTerminal) -> str:
         stamps = self._stamps.get(terminal.serial, {})
         offset = dt_util.now(terminal.time_zone).utcoffset()
-        return lines.handshake_answer(
+        return commands.handshake_answer(
             terminal.serial,
             utc_offset=offset or timedelta(),
             delay=terminal.delay,
-            attlog_stamp=stamps.get(lines.TABLE_ATTLOG, lines.DEFAULT_STAMP),
-            operlog_stamp=stamps.get(lines.TABLE_OPERLOG, lines.DEFAULT_STAMP),
-            photo_stamp=stamps.get(lines.TABLE_ATTPHOTO, lines.DEFAULT_STAMP),
+            attlog_stamp=stamps.get(uploads.TABLE_ATTLOG, commands.DEFAULT_STAMP),
+            operlog_stamp=stamps.get(uploads.TABLE_OPERLOG, commands.DEFAULT_STAMP),
+            photo_stamp=stamps.get(uploads.TABLE_ATTPHOTO, commands.DEFAULT_STAMP),
         )
 
     async def _async_poll(self, terminal: ServedTerminal, query: PushQuery) -> str:
         if query.info is not None:
             terminal.sink.device_info(query.info)
-        return lines.poll_answer(await terminal.queue.async_take())
+        return commands.poll_answer(await terminal.queue.async_take())
 
     async def _async_results(self, terminal: ServedTerminal, body: bytes) -> str:
-        parsed = await self._async_parse(lines.parse_command_results, body)
+        parsed = await self._async_parse(uploads.parse_command_results, body)
         for result in parsed.results:
-            if result.command.upper() == lines.Command.INFO and result.details:
-                terminal.sink.device_info(lines.device_info(result.details))
+            if result.command.upper() == commands.Command.INFO and result.details:
+                terminal.sink.device_info(uploads.device_info(result.details))
         unmatched = await terminal.queue.async_resolve(parsed.results)
         if unmatched or parsed.bad_lines:
             LOGGER.debug(
@@ -266,28 +268,28 @@ class PushHub:
                 len(unmatched),
                 len(parsed.bad_lines),
             )
-        return lines.OK
+        return commands.OK
 
     async def _async_upload(self, terminal: ServedTerminal, query: PushQuery, body: bytes) -> str:
         table = query.table
-        if table == lines.TABLE_OPTIONS:
-            terminal.sink.device_info(await self._async_parse(lines.parse_options, body))
-            return lines.OK
+        if table == uploads.TABLE_OPTIONS:
+            terminal.sink.device_info(await self._async_parse(uploads.parse_options, body))
+            return commands.OK
         if table not in _STORED_TABLES:
-            return lines.OK  # ATTPHOTO and tables we do not know: acknowledged, not kept
-        if table == lines.TABLE_ATTLOG:
-            punches = await self._async_parse(lines.parse_attlog, body)
+            return commands.OK  # ATTPHOTO and tables we do not know: acknowledged, not kept
+        if table == uploads.TABLE_ATTLOG:
+            punches = await self._async_parse(uploads.parse_attlog, body)
             await terminal.sink.async_store_punches(punches)
             acknowledged = punches.acknowledged
         else:
-            operations = await self._async_parse(lines.parse_operlog, body)
+            operations = await self._async_parse(uploads.parse_operlog, body)
             await terminal.sink.async_store_operations(operations)
             acknowledged = operations.acknowledged
         if query.stamp is not None:
             self._stamps.setdefault(terminal.serial, {})[table] = query.stamp
             if terminal.on_stamp is not None:
                 terminal.on_stamp(table, query.stamp)
-        return lines.acknowledge(acknowledged)
+        return commands.acknowledge(acknowledged)
 
     async def _async_parse[T](self, parse: Callable[[bytes], T], body: bytes) -> T:
         if len(body) <= INLINE_PARSE_MAX:
@@ -308,7 +310,7 @@ def _same_address(remote: str | None, allowed: str) -> bool:
 def _reads_body(endpoint: str, query: PushQuery) -> bool:
     """Whether the body is read: a photo or an unknown table is acknowledged unread."""
     if endpoint == "cdata":
-        return query.table in _STORED_TABLES or query.table == lines.TABLE_OPTIONS
+        return query.table in _STORED_TABLES or query.table == uploads.TABLE_OPTIONS
     return endpoint == "devicecmd"
 
 

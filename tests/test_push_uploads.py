@@ -1,4 +1,4 @@
-"""The lines of Attendance PUSH 2.x, read and written by push/lines.py.
+"""What a terminal sends over Attendance PUSH 2.x, read by push/uploads.py.
 
 Bodies are the real ones our reference (shared/reference/push-protocol.md) quotes, and those of
 the sources it cites:
@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 import gc
-import re
 from typing import Any
 
 import pytest
 
-from custom_components.zkteco.push import lines
-from custom_components.zkteco.push.lines import (
+from custom_components.zkteco.push import uploads
+from custom_components.zkteco.push.uploads import (
     AttLogRecord,
     BadLine,
     BioDataRecord,
-    Command,
     CommandResult,
     DeviceInfo,
     FingerRecord,
@@ -145,7 +143,7 @@ PUNCH_TIME = datetime(2015, 7, 30, 15, 16, 28)
     ],
 )
 def test_query(query: dict[str, str], expected: dict[str, Any]) -> None:
-    parsed = lines.parse_query(query)
+    parsed = uploads.parse_query(query)
 
     assert {name: getattr(parsed, name) for name in expected} == expected
 
@@ -157,21 +155,21 @@ def test_query_first_of_a_key_wins_whatever_its_case() -> None:
         def items(self) -> Any:
             return [("SN", "FIRST"), ("sn", "SECOND")]
 
-    assert lines.parse_query(MultiDict()).serial == "FIRST"
+    assert uploads.parse_query(MultiDict()).serial == "FIRST"
 
 
 def test_query_info_of_the_first_poll() -> None:
     # A K40 Pro on firmware 8.x (reference §1.4); Home Assistant decodes the %20.
     query = {"SN": "X", "INFO": "Ver 8.0.4.3-20230515,2,2,19,192.168.31.216,10,7,12,0,111"}
 
-    assert lines.parse_query(query).info == DeviceInfo(
+    assert uploads.parse_query(query).info == DeviceInfo(
         firmware="Ver 8.0.4.3-20230515",
         fingerprint_algorithm="10",
         users=2,
         fingers=2,
         records=19,
     )
-    assert lines.parse_query({"SN": "X"}).info is None
+    assert uploads.parse_query({"SN": "X"}).info is None
 
 
 # --- ATTLOG ----------------------------------------------------------------------------------
@@ -274,7 +272,7 @@ def punch(
     ],
 )
 def test_attlog_line(line: bytes, expected: AttLogRecord) -> None:
-    upload = lines.parse_attlog(line)
+    upload = uploads.parse_attlog(line)
 
     assert upload.records == (expected,)
     assert upload.bad_lines == ()
@@ -306,7 +304,7 @@ def test_attlog_line(line: bytes, expected: AttLogRecord) -> None:
     ],
 )
 def test_attlog_bad_line(line: bytes, problem: LineProblem) -> None:
-    upload = lines.parse_attlog(line)
+    upload = uploads.parse_attlog(line)
 
     assert upload.records == ()
     assert upload.bad_lines == (BadLine(1, problem),)
@@ -324,7 +322,7 @@ def test_attlog_bad_lines_cost_nothing_beside_them() -> None:
         b"1455\t2015-07-30 15:18:00\t0\t15\n"
     )
 
-    upload = lines.parse_attlog(body)
+    upload = uploads.parse_attlog(body)
 
     assert [record.user_id for record in upload.records] == ["1452", "1453", "1455"]
     assert upload.bad_lines == (
@@ -332,7 +330,7 @@ def test_attlog_bad_lines_cost_nothing_beside_them() -> None:
         BadLine(6, LineProblem.BAD_TIME),
     )
     # Blank lines are not records; a malformed one is acknowledged with the rest (P1).
-    assert upload.acknowledged == lines.count_records(body) == 5
+    assert upload.acknowledged == uploads.count_records(body) == 5
 
 
 @pytest.mark.parametrize(
@@ -347,7 +345,7 @@ def test_attlog_bad_lines_cost_nothing_beside_them() -> None:
     ],
 )
 def test_count_records(body: bytes, count: int) -> None:
-    assert lines.count_records(body) == count
+    assert uploads.count_records(body) == count
 
 
 def test_attlog_backlog_of_many_lines() -> None:
@@ -357,7 +355,7 @@ def test_attlog_backlog_of_many_lines() -> None:
         for i in range(10_000)
     )
 
-    upload = lines.parse_attlog(body)
+    upload = uploads.parse_attlog(body)
 
     assert len(upload.records) == upload.acknowledged == 10_000
     assert upload.records[-1].user_id == "9999"
@@ -366,7 +364,7 @@ def test_attlog_backlog_of_many_lines() -> None:
 def test_a_batch_is_nothing_the_garbage_collector_tracks() -> None:
     # A batch is held while its events go out: tracked records would be promoted to the oldest
     # generation, bringing the whole process's next full collection nearer (bench_push.py).
-    upload = lines.parse_attlog(
+    upload = uploads.parse_attlog(
         b"1\t2026-01-05 07:00:00\t0\t1\t0\nPIN=2\tDateTime=2026-01-05 07:00:01\tStatus=1\n"
     )
 
@@ -382,14 +380,14 @@ def test_attlog_keyed_body_of_the_datasheet() -> None:
         b"PIN=1002    DateTime=2025-09-02 14:35:54    Verified=1    Status=0\n"
     )
 
-    assert lines.parse_attlog(body).records == (
+    assert uploads.parse_attlog(body).records == (
         AttLogRecord("1001", datetime(2025, 9, 2, 14, 32, 11), 0, 1, None),
         AttLogRecord("1002", datetime(2025, 9, 2, 14, 35, 54), 0, 1, None),
     )
 
 
 def test_bad_line_never_repeats_its_content() -> None:
-    upload = lines.parse_attlog(b"secret-42\tnot a time\n")
+    upload = uploads.parse_attlog(b"secret-42\tnot a time\n")
 
     assert "secret" not in repr(upload)
 
@@ -502,7 +500,7 @@ def test_bad_line_never_repeats_its_content() -> None:
     ],
 )
 def test_operlog_line(line: bytes, expected: object) -> None:
-    upload = lines.parse_operlog(line)
+    upload = uploads.parse_operlog(line)
 
     records = (*upload.operations, *upload.users, *upload.fingers, *upload.biodata)
     assert records == (expected,)
@@ -530,7 +528,7 @@ def test_operlog_line(line: bytes, expected: object) -> None:
     ],
 )
 def test_operlog_bad_line(line: bytes, problem: LineProblem) -> None:
-    upload = lines.parse_operlog(line)
+    upload = uploads.parse_operlog(line)
 
     assert upload.bad_lines == (BadLine(1, problem),)
     assert upload.acknowledged == 1
@@ -549,7 +547,7 @@ def test_operlog_mixed_body() -> None:
         b"BIODATA Pin=2\tNo=6\tIndex=0\tValid=1\tType=1\tMajorVer=10\tTmp=" + TEMPLATE.encode()
     )
 
-    upload = lines.parse_operlog(body)
+    upload = uploads.parse_operlog(body)
 
     assert [op.code for op in upload.operations] == [6]
     assert upload.fingers == (FingerRecord("2", 6, len(TEMPLATE), 1),)
@@ -557,7 +555,7 @@ def test_operlog_mixed_body() -> None:
     assert [bio.number for bio in upload.biodata] == [6]
     assert upload.ignored == 2
     assert upload.bad_lines == (BadLine(7, LineProblem.UNKNOWN_KIND),)
-    assert upload.acknowledged == lines.count_records(body) == 7
+    assert upload.acknowledged == uploads.count_records(body) == 7
 
 
 def test_no_parsed_object_holds_a_template() -> None:
@@ -573,7 +571,7 @@ def test_no_parsed_object_holds_a_template() -> None:
         ]
     )
 
-    upload = lines.parse_operlog(body)
+    upload = uploads.parse_operlog(body)
 
     assert len(upload.fingers) == 2
     assert len(upload.biodata) == 1
@@ -647,11 +645,11 @@ def test_records_are_frozen_and_slotted() -> None:
     ],
 )
 def test_options(body: bytes, expected: DeviceInfo) -> None:
-    assert lines.parse_options(body) == expected
+    assert uploads.parse_options(body) == expected
 
 
 def test_option_pairs_keep_commas_inside_values() -> None:
-    assert lines.option_pairs(b"a=1,~OEMVendor=ZKTECO CO., LTD.,b=2") == [
+    assert uploads.option_pairs(b"a=1,~OEMVendor=ZKTECO CO., LTD.,b=2") == [
         ("a", "1"),
         ("~OEMVendor", "ZKTECO CO., LTD."),
         ("b", "2"),
@@ -671,7 +669,7 @@ def test_option_pairs_keep_commas_inside_values() -> None:
     ],
 )
 def test_info(value: str, expected: DeviceInfo) -> None:
-    assert lines.parse_info(value) == expected
+    assert uploads.parse_info(value) == expected
 
 
 # --- Command results --------------------------------------------------------------------------
@@ -681,7 +679,7 @@ def test_command_results_batched() -> None:
     # s0x90/zkteco-adms: datasheet/ADMS.md, a SpeedFace batching its confirmations.
     body = b"ID=1&Return=0&CMD=DATA\nID=2&Return=0&CMD=DATA\nID=3&Return=0&CMD=CHECK\n"
 
-    parsed = lines.parse_command_results(body)
+    parsed = uploads.parse_command_results(body)
 
     assert parsed.results == (
         CommandResult("1", 0, "DATA", ()),
@@ -728,18 +726,18 @@ def test_command_results_batched() -> None:
     ],
 )
 def test_command_result(body: bytes, expected: CommandResult) -> None:
-    parsed = lines.parse_command_results(body)
+    parsed = uploads.parse_command_results(body)
 
     assert parsed.results == (expected,)
     assert parsed.bad_lines == ()
 
 
 def test_info_result_gives_device_info() -> None:
-    (result,) = lines.parse_command_results(
+    (result,) = uploads.parse_command_results(
         b"ID=5&Return=0&CMD=INFO\n~DeviceName=K40\nUserCount=2\nFPCount=3\n"
     ).results
 
-    assert lines.device_info(result.details) == DeviceInfo(device_name="K40", users=2, fingers=3)
+    assert uploads.device_info(result.details) == DeviceInfo(device_name="K40", users=2, fingers=3)
 
 
 @pytest.mark.parametrize(
@@ -756,7 +754,7 @@ def test_info_result_gives_device_info() -> None:
     ],
 )
 def test_command_result_bad(body: bytes, bad: tuple[BadLine, ...]) -> None:
-    parsed = lines.parse_command_results(body)
+    parsed = uploads.parse_command_results(body)
 
     assert parsed.results == ()
     assert parsed.bad_lines == bad
@@ -767,7 +765,7 @@ def test_bad_results_cost_nothing_beside_them() -> None:
         b"\xff\xfe\nID=1&Return=x&CMD=DATA\n\nID=2&Return=0&CMD=DATA\nID=3&Return=2&CMD=ENROLL_FP"
     )
 
-    parsed = lines.parse_command_results(body)
+    parsed = uploads.parse_command_results(body)
 
     assert [(r.command_id, r.outcome) for r in parsed.results] == [
         ("2", Outcome.SUCCESS),
@@ -818,251 +816,10 @@ def test_bad_results_cost_nothing_beside_them() -> None:
     ],
 )
 def test_outcome(code: int, command: str, outcome: Outcome) -> None:
-    assert lines.outcome_of(code, command) is outcome
+    assert uploads.outcome_of(code, command) is outcome
 
 
 def test_unknown_code_keeps_its_number() -> None:
-    (result,) = lines.parse_command_results(b"ID=9&Return=-4242&CMD=ENROLL_FP").results
+    (result,) = uploads.parse_command_results(b"ID=9&Return=-4242&CMD=ENROLL_FP").results
 
     assert (result.outcome, result.code) == (Outcome.FAILED, -4242)
-
-
-# --- Answers ---------------------------------------------------------------------------------
-
-
-def handshake_options(answer: str) -> dict[str, str]:
-    first, *rest = answer.split("\n")
-    assert first == "GET OPTION FROM: PYA8262300072"
-    assert rest[-1] == ""
-    return dict(line.split("=", 1) for line in rest[:-1])
-
-
-def test_handshake_answer() -> None:
-    answer = lines.handshake_answer("PYA8262300072", utc_offset=timedelta(hours=1))
-
-    assert handshake_options(answer) == {
-        "ATTLOGStamp": "9999",
-        "Stamp": "9999",
-        "OPERLOGStamp": "9999",
-        "OpStamp": "9999",
-        "ATTPHOTOStamp": "9999",
-        "PhotoStamp": "9999",
-        "ErrorDelay": "30",
-        "Delay": "5",
-        "TransTimes": "00:00;14:05",
-        "TransInterval": "1",
-        "TransFlag": "TransData AttLog\tOpLog\tEnrollUser\tChgUser\tEnrollFP\tChgFP",
-        "TimeZone": "1",
-        "Realtime": "1",
-        "Encrypt": "0",
-        "ServerVer": "2.4.1",
-        "PushProtVer": "2.4.1",
-        "PushOptionsFlag": "1",
-        "PushOptions": (
-            "FWVersion,UserCount,FPCount,TransactionCount,MaxUserCount,MaxFingerCount,"
-            "MaxAttLogCount,FingerFunOn,FPVersion"
-        ),
-        "MultiBioDataSupport": "0:1:0:0:0:0:0:0:0:0",
-    }
-    assert "\r" not in answer
-
-
-def test_handshake_answer_settings() -> None:
-    answer = lines.handshake_answer(
-        "PYA8262300072",
-        utc_offset=timedelta(hours=5, minutes=30),
-        delay=2,
-        error_delay=60,
-        trans_interval=0,
-        trans_times="00:00;12:30;23:59",
-        attlog_stamp="1716809648.0",
-        operlog_stamp="12",
-        photo_stamp="None",
-    )
-
-    options = handshake_options(answer)
-    assert (options["Stamp"], options["ATTLOGStamp"]) == ("1716809648.0", "1716809648.0")
-    assert (options["OpStamp"], options["OPERLOGStamp"]) == ("12", "12")
-    assert (options["PhotoStamp"], options["ATTPHOTOStamp"]) == ("None", "None")
-    assert options["TimeZone"] == "330"
-    assert (options["Delay"], options["ErrorDelay"], options["TransInterval"]) == ("2", "60", "0")
-    assert options["TransTimes"] == "00:00;12:30;23:59"
-
-
-@pytest.mark.parametrize(
-    ("offset", "option"),
-    [
-        # P10: hours if -12 < TZ < 12, minutes otherwise (saifulcoder issue #14: +2:30).
-        (timedelta(0), "0"),
-        (timedelta(hours=8), "8"),
-        (timedelta(hours=-5), "-5"),
-        (timedelta(hours=11), "11"),
-        (timedelta(hours=-11), "-11"),
-        (timedelta(hours=2, minutes=30), "150"),
-        (timedelta(hours=-3, minutes=-30), "-210"),
-        (timedelta(hours=5, minutes=45), "345"),
-        (timedelta(hours=12), "720"),
-        (timedelta(hours=-12), "-720"),
-        (timedelta(hours=14), "840"),
-    ],
-)
-def test_timezone_option(offset: timedelta, option: str) -> None:
-    assert lines.timezone_option(offset) == option
-
-
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        pytest.param({"serial": "PYA\r\nRealtime=0"}, id="serial-injection"),
-        pytest.param({"serial": ""}, id="serial-empty"),
-        pytest.param({"attlog_stamp": "1\nTransFlag=0"}, id="stamp-injection"),
-        pytest.param({"operlog_stamp": ""}, id="stamp-empty"),
-        pytest.param({"photo_stamp": "x" * 33}, id="stamp-long"),
-        pytest.param({"trans_times": "00:00\nDelay=1"}, id="trans-times"),
-        pytest.param({"trans_times": "\u0660\u0660:00"}, id="trans-times-arabic-digits"),
-        pytest.param({"delay": 0}, id="delay-zero"),
-        pytest.param({"error_delay": 3601}, id="error-delay-long"),
-        pytest.param({"trans_interval": -1}, id="interval-negative"),
-        pytest.param({"trans_interval": 1441}, id="interval-long"),
-        pytest.param({"utc_offset": timedelta(seconds=30)}, id="offset-seconds"),
-    ],
-)
-def test_handshake_answer_refuses(arguments: dict[str, Any]) -> None:
-    serial = arguments.pop("serial", "PYA8262300072")
-    settings: dict[str, Any] = {"utc_offset": timedelta(0)} | arguments
-
-    with pytest.raises(ValueError, match=r"not allowed|seconds|minutes"):
-        lines.handshake_answer(serial, **settings)
-
-
-@pytest.mark.parametrize(("count", "answer"), [(0, "OK: 0"), (1, "OK: 1"), (500, "OK: 500")])
-def test_acknowledge(count: int, answer: str) -> None:
-    assert lines.acknowledge(count) == answer
-
-
-def test_acknowledge_refuses_a_negative_count() -> None:
-    with pytest.raises(ValueError, match="negative"):
-        lines.acknowledge(-1)
-
-
-def test_acknowledge_what_was_counted() -> None:
-    upload = lines.parse_attlog(b"1\t2026-08-20 11:27:27\t255\t15\t0\t0\t0\t0\t0\t0\t\r\nbad\r\n")
-
-    assert lines.acknowledge(upload.acknowledged) == "OK: 2"
-
-
-# --- Commands --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("command", "text"),
-    [
-        # [ATT-CN] §12.9.1.
-        (lines.enroll_fp("1", 6), "ENROLL_FP PIN=1\tFID=6\tRETRY=3\tOVERWRITE=0"),
-        (
-            lines.enroll_fp("123456789", 0, retry=1, overwrite=True),
-            "ENROLL_FP PIN=123456789\tFID=0\tRETRY=1\tOVERWRITE=1",
-        ),
-        (lines.enroll_fp("7", 9, retry=0), "ENROLL_FP PIN=7\tFID=9\tRETRY=0\tOVERWRITE=0"),
-        # [ATT-CN] §12 as the reference's catalogue writes it: the whole record.
-        (
-            lines.update_user("1", name="Ana"),
-            "DATA UPDATE USERINFO PIN=1\tName=Ana\tPri=0\tPasswd=\tCard=\tGrp=1"
-            "\tTZ=0000000100000000\tVerify=-1\tViceCard=",
-        ),
-        (
-            lines.update_user(
-                "42", name="José Peña", privilege=14, password="1234", card="133440", group=2
-            ),
-            "DATA UPDATE USERINFO PIN=42\tName=José Peña\tPri=14\tPasswd=1234\tCard=133440"
-            "\tGrp=2\tTZ=0000000100000000\tVerify=-1\tViceCard=",
-        ),
-        (lines.delete_user("1"), "DATA DELETE USERINFO PIN=1"),
-        (Command.CHECK, "CHECK"),
-        (Command.INFO, "INFO"),
-        (Command.REBOOT, "REBOOT"),
-        (Command.CLEAR_LOG, "CLEAR LOG"),
-    ],
-)
-def test_command_text(command: str, text: str) -> None:
-    assert command == text
-    assert lines.command_line("a1", command) == f"C:a1:{text}"
-
-
-@pytest.mark.parametrize(
-    "build",
-    [
-        pytest.param(lambda: lines.enroll_fp("1\tFID=0", 6), id="pin-tab"),
-        pytest.param(lambda: lines.enroll_fp("1\r\nC:9:REBOOT", 6), id="pin-newline"),
-        pytest.param(lambda: lines.enroll_fp("", 6), id="pin-empty"),
-        pytest.param(lambda: lines.enroll_fp("1" * 25, 6), id="pin-long"),
-        pytest.param(lambda: lines.enroll_fp("1 2", 6), id="pin-space"),
-        pytest.param(lambda: lines.enroll_fp("\uff11", 6), id="pin-fullwidth-digit"),
-        pytest.param(lambda: lines.enroll_fp("1", 10), id="fid-10"),
-        pytest.param(lambda: lines.enroll_fp("1", -1), id="fid-negative"),
-        pytest.param(lambda: lines.enroll_fp("1", 6, retry=10), id="retry"),
-        pytest.param(lambda: lines.update_user("1", name="Ana\tPri=14"), id="name-tab"),
-        pytest.param(
-            lambda: lines.update_user("1", name="Ana\nC:9:DATA DELETE USERINFO PIN=7"),
-            id="name-newline",  # reference §1.11
-        ),
-        pytest.param(lambda: lines.update_user("1", name="Ana\r"), id="name-cr"),
-        pytest.param(lambda: lines.update_user("1", name="Ana\x00"), id="name-nul"),
-        pytest.param(lambda: lines.update_user("1", name="Ana\u2028"), id="name-line-separator"),
-        pytest.param(lambda: lines.update_user("1", name="Ana\x85"), id="name-next-line"),
-        pytest.param(lambda: lines.update_user("1", name="A" * 65), id="name-long"),
-        pytest.param(lambda: lines.update_user("1", password="1\t2"), id="password-tab"),
-        pytest.param(lambda: lines.update_user("1", card="12\n3"), id="card-newline"),
-        pytest.param(lambda: lines.update_user("1", card="12a"), id="card-letters"),
-        pytest.param(lambda: lines.update_user("1", privilege=3), id="privilege"),
-        pytest.param(lambda: lines.update_user("1", group=0), id="group"),
-        pytest.param(lambda: lines.delete_user("1\nC:2:REBOOT"), id="delete-newline"),
-        pytest.param(lambda: lines.command_line("a" * 17, "CHECK"), id="id-long"),
-        pytest.param(lambda: lines.command_line("", "CHECK"), id="id-empty"),
-        pytest.param(lambda: lines.command_line("a:1", "CHECK"), id="id-colon"),
-        pytest.param(lambda: lines.command_line("a\n", "CHECK"), id="id-newline"),
-        pytest.param(lambda: lines.command_line("a1", "CHECK\nC:2:REBOOT"), id="command-lf"),
-        pytest.param(lambda: lines.command_line("a1", "CHECK\r"), id="command-cr"),
-        pytest.param(lambda: lines.command_line("a1", "CHECK\x00"), id="command-nul"),
-        pytest.param(lambda: lines.command_line("a1", "CHECK\x0bX"), id="command-vt"),
-        pytest.param(lambda: lines.command_line("a1", "CHECK\u2029"), id="command-ps"),
-        pytest.param(lambda: lines.command_line("a1", ""), id="command-empty"),
-    ],
-)
-def test_command_refuses(build: Any) -> None:
-    with pytest.raises(ValueError, match=r"."):
-        build()
-
-
-def test_command_ids_are_fresh_and_fit() -> None:
-    ids = {lines.new_command_id() for _ in range(1000)}
-
-    assert len(ids) == 1000
-    for command_id in ids:
-        assert re.fullmatch(r"[0-9a-f]{16}", command_id)
-        assert lines.command_line(command_id, Command.CHECK) == f"C:{command_id}:CHECK"
-
-
-def test_poll_answer() -> None:
-    assert lines.poll_answer([]) == "OK"
-    queued = [
-        lines.command_line("1", lines.update_user("1", name="Ana")),
-        lines.command_line("2", lines.enroll_fp("1", 6)),
-    ]
-
-    answer = lines.poll_answer(queued)
-
-    assert answer.split("\n") == [*queued, ""]
-    assert answer.startswith("C:1:DATA UPDATE USERINFO PIN=1\t")
-
-
-def test_a_command_round_trips_through_its_result() -> None:
-    command_id = lines.new_command_id()
-    line = lines.command_line(command_id, lines.enroll_fp("2", 6, overwrite=True))
-
-    (result,) = lines.parse_command_results(
-        f"ID={command_id}&Return=5&CMD=ENROLL_FP\n".encode()
-    ).results
-
-    assert line.startswith(f"C:{result.command_id}:ENROLL_FP ")
-    assert result.outcome is Outcome.DUPLICATE_FINGER

@@ -1,8 +1,9 @@
-"""The lines of Attendance PUSH 2.x: what a terminal sends, and what Home Assistant answers.
+"""What a terminal sends over Attendance PUSH 2.x, and how it is read.
 
-Pure text in, records out; no Home Assistant and no I/O. Liberal in what it accepts, strict in
-what it sends. Sections (§) are those of our reference, shared/reference/push-protocol.md, whose
-pitfalls (P1-P20) and sources each quirk handled here comes from:
+Pure text in, records out; no Home Assistant and no I/O. Liberal in what it accepts (what Home
+Assistant sends back is commands.py). Sections (§) are those of our reference,
+shared/reference/push-protocol.md, whose pitfalls (P1-P20) and sources each quirk handled here
+comes from:
 
 - Query keys vary in case (P8; zf0916/hr-system: app/routes_iclock.py matches them
   case-insensitively); the cursor is `Stamp` or `ATTLOGStamp` on ATTLOG, `OpStamp`,
@@ -34,66 +35,36 @@ pitfalls (P1-P20) and sources each quirk handled here comes from:
 - `devicecmd` bodies hold one `ID=..&Return=..&CMD=..` per line, batched (s0x90/zkteco-adms:
   datasheet/ADMS.md), sometimes `return=` in lower case (3.x, [SEC-CN] §10.4), `INFO` followed by
   `Key=Value` lines and `Shell` split over several lines (§1.7).
-- The handshake answer (§1.3, §5): both stamp spellings (ZKTeco's own C# demo,
-  MohammadNasirAriaee/ZKPushSdk: Attendance/ListenClient.cs), stamps never `0` (0 asks for a
-  re-upload of everything, [ATT-CN] §6), TransFlag in the tabbed format 2 with EnrollFP and
-  EnrollUser on (P9), TimeZone in hours, or in minutes when not whole hours (P10; saifulcoder
-  issue #14), `Realtime=1`, `Encrypt=0`, `PushOptionsFlag`/`PushOptions` so the terminal posts
-  its counts, and `MultiBioDataSupport` naming fingerprints (§1.3; the C# demo sends it too).
-- Commands are `C:<id>:<command>` with ids of at most 16 letters or digits (§1.6); a user update
-  is the whole record (P13; zf0916/hr-system: SPEC.md §11); only `DATA UPDATE/DELETE USERINFO`
-  work on real devices (s0x90/zkteco-adms: datasheet/ADMS.md); a value holding a tab, CR, LF or
-  any other control character would split a field or a command and is refused (P12, §1.11).
 - Result codes (§1.8): the general table of [ATT-CN] appendix 1, the ENROLL_FP codes 2, 4, 5, 6,
   7 and ENROLL_MF's own; any other code is a plain failure, its number kept by the caller.
 - Finger numbers are the terminal's FID (0 = left little ... 9 = right little, §0 item 7), taken
-  and produced as they are: mapping the API's numbering is not done here.
+  as they are: mapping the API's numbering is not done here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 import re
-import secrets
 from typing import Final, NoReturn
 import unicodedata
 
-OK: Final = "OK"
 TABLE_ATTLOG: Final = "ATTLOG"
 TABLE_OPERLOG: Final = "OPERLOG"
 TABLE_BIODATA: Final = "BIODATA"
 TABLE_ATTPHOTO: Final = "ATTPHOTO"
 TABLE_OPTIONS: Final = "OPTIONS"
 
-COMMAND_ID_MAX_LENGTH: Final = 16
 # A punch line is about 60 bytes; anything this long is not one.
 MAX_ATTLOG_LINE: Final = 1024
 MAX_USER_ID_LENGTH: Final = 24
-# Observed on a SenseFace 4A and accepted (zf0916/hr-system: SPEC.md §12); never 0 (see above).
-DEFAULT_STAMP: Final = "9999"
-DEFAULT_DELAY: Final = 5
-DEFAULT_ERROR_DELAY: Final = 30
-DEFAULT_TRANS_TIMES: Final = "00:00;14:05"
-PUSH_PROTOCOL_VERSION: Final = "2.4.1"
-TRANS_FLAG: Final = "TransData AttLog\tOpLog\tEnrollUser\tChgUser\tEnrollFP\tChgFP"
-# Bio types 0-9, fingerprints (1) only: unified-template firmware uploads the types named here.
-MULTI_BIO_DATA_SUPPORT: Final = "0:1:0:0:0:0:0:0:0:0"
-PUSH_OPTIONS: Final = (
-    "FWVersion,UserCount,FPCount,TransactionCount,MaxUserCount,MaxFingerCount,MaxAttLogCount,"
-    "FingerFunOn,FPVersion"
-)
 
-_SERIAL = re.compile(r"[0-9A-Za-z_-]{1,40}")
+SERIAL_PATTERN: Final = re.compile(r"[0-9A-Za-z_-]{1,40}")
 _TABLE = re.compile(r"[0-9A-Za-z_]{1,32}")
-_STAMP = re.compile(r"[0-9A-Za-z._-]{1,32}")
-_COMMAND_ID = re.compile(rf"[0-9A-Za-z]{{1,{COMMAND_ID_MAX_LENGTH}}}")
-_PIN = re.compile(rf"[0-9A-Za-z]{{1,{MAX_USER_ID_LENGTH}}}")
-_DIGITS = re.compile(r"[0-9]*")
+STAMP_PATTERN: Final = re.compile(r"[0-9A-Za-z._-]{1,32}")
 _INTEGER = re.compile(r"\s*[-+]?[0-9]{1,18}\s*")
-_TRANS_TIMES = re.compile(r"[0-9]{1,2}:[0-9]{2}(;[0-9]{1,2}:[0-9]{2}){0,9}")
 _DATETIME = re.compile(
     r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
 )
@@ -102,7 +73,6 @@ _SPACED_FIELD = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{1,2
 # A keyed line without tabs: a field starts where a `Key=` does.
 _KEYED_FIELD_START = re.compile(r"\s+(?=[~A-Za-z_][~\w]*=)")
 _KEYED = re.compile(r"\s*[~A-Za-z_][~\w]*\s*=")
-_PRIVILEGES: Final = frozenset({0, 2, 6, 14})
 _MAX_TEXT = 64
 
 
@@ -179,15 +149,6 @@ _COMMAND_OUTCOMES: Final[Mapping[str, Mapping[int, Outcome]]] = {
     # [ATT-CN] §12.9.2: the card enrollment has its own positive codes.
     "ENROLL_MF": {4: Outcome.CAPTURE_FAILED, 5: Outcome.TIMEOUT, 6: Outcome.CANCELLED},
 }
-
-
-class Command(StrEnum):
-    """Commands without parameters."""
-
-    CHECK = "CHECK"
-    INFO = "INFO"
-    REBOOT = "REBOOT"
-    CLEAR_LOG = "CLEAR LOG"
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +326,7 @@ def _key(name: str) -> str:
     return name.strip().lstrip("~").replace("_", "").lower()
 
 
-def _breaks_a_line(value: str) -> bool:
+def breaks_a_line(value: str) -> bool:
     """Whether a character could end a field or a line (tab, CR, LF, NUL, any control)."""
     # isprintable() is the fast answer for nearly all text, but also refuses what breaks nothing.
     return not value.isprintable() and any(
@@ -373,8 +334,8 @@ def _breaks_a_line(value: str) -> bool:
     )
 
 
-def _is_text(value: str, max_length: int = _MAX_TEXT) -> bool:
-    return len(value) <= max_length and not _breaks_a_line(value)
+def is_text(value: str, max_length: int = _MAX_TEXT) -> bool:
+    return len(value) <= max_length and not breaks_a_line(value)
 
 
 def _matching(pattern: re.Pattern[str], value: str | None) -> str | None:
@@ -471,9 +432,9 @@ def parse_query(query: Mapping[str, str]) -> PushQuery:
     table = table.upper() if table else None
     info = pairs.get("info")
     return PushQuery(
-        serial=_matching(_SERIAL, pairs.get("sn")),
+        serial=_matching(SERIAL_PATTERN, pairs.get("sn")),
         table=table,
-        stamp=_matching(_STAMP, _first(pairs, *_stamp_keys(table))),
+        stamp=_matching(STAMP_PATTERN, _first(pairs, *_stamp_keys(table))),
         handshake=pairs.get("options", "").strip().lower() == "all",
         push_version=_text(pairs.get("pushver")),
         device_type=_text(pairs.get("devicetype")),
@@ -495,7 +456,7 @@ def _stamp_keys(table: str | None) -> tuple[str, ...]:
 def _text(value: str | None) -> str | None:
     """A short line of text, stripped; None for nothing, or for what is not one."""
     stripped = value.strip() if value else ""
-    return stripped if stripped and _is_text(stripped) else None
+    return stripped if stripped and is_text(stripped) else None
 
 
 def _parse_each[T](
@@ -750,161 +711,3 @@ def _command_result(keyed: Mapping[str, str], details: Sequence[tuple[str, str]]
         command=_text(keyed.get("cmd")) or "",
         details=tuple(details),
     )
-
-
-# --- Answers and commands ----------------------------------------------------------------------
-
-
-def acknowledge(count: int) -> str:
-    """The answer to an ATTLOG, OPERLOG or BIODATA upload: `OK: <n>`."""
-    if count < 0:
-        raise ValueError("count must not be negative")
-    return f"OK: {count}"
-
-
-def timezone_option(utc_offset: timedelta) -> str:
-    """`TimeZone`: hours when whole and within ±12, otherwise minutes (P10)."""
-    minutes, rest = divmod(utc_offset, timedelta(minutes=1))
-    if rest:
-        raise ValueError("a UTC offset is whole minutes")
-    hours, part = divmod(minutes, 60)
-    return str(hours) if not part and -12 < hours < 12 else str(minutes)
-
-
-def handshake_answer(
-    serial: str,
-    *,
-    utc_offset: timedelta,
-    delay: int = DEFAULT_DELAY,
-    error_delay: int = DEFAULT_ERROR_DELAY,
-    trans_interval: int = 1,
-    trans_times: str = DEFAULT_TRANS_TIMES,
-    attlog_stamp: str = DEFAULT_STAMP,
-    operlog_stamp: str = DEFAULT_STAMP,
-    photo_stamp: str = DEFAULT_STAMP,
-) -> str:
-    """The answer to `GET /iclock/cdata?options=all`: `GET OPTION FROM: <SN>` and the options."""
-    _check(_SERIAL, serial, "serial number")
-    for stamp in (attlog_stamp, operlog_stamp, photo_stamp):
-        _check(_STAMP, stamp, "stamp")
-    _check(_TRANS_TIMES, trans_times, "TransTimes")
-    for seconds in (delay, error_delay):
-        if not 1 <= seconds <= 3600:
-            raise ValueError("delays are 1 to 3600 seconds")
-    if not 0 <= trans_interval <= 1440:
-        raise ValueError("TransInterval is 0 to 1440 minutes")
-    options = {
-        "ATTLOGStamp": attlog_stamp,
-        "Stamp": attlog_stamp,
-        "OPERLOGStamp": operlog_stamp,
-        "OpStamp": operlog_stamp,
-        "ATTPHOTOStamp": photo_stamp,
-        "PhotoStamp": photo_stamp,
-        "ErrorDelay": str(error_delay),
-        "Delay": str(delay),
-        "TransTimes": trans_times,
-        "TransInterval": str(trans_interval),
-        "TransFlag": TRANS_FLAG,
-        "TimeZone": timezone_option(utc_offset),
-        "Realtime": "1",
-        "Encrypt": "0",
-        "ServerVer": PUSH_PROTOCOL_VERSION,
-        "PushProtVer": PUSH_PROTOCOL_VERSION,
-        "PushOptionsFlag": "1",
-        "PushOptions": PUSH_OPTIONS,
-        "MultiBioDataSupport": MULTI_BIO_DATA_SUPPORT,
-    }
-    lines = [f"GET OPTION FROM: {serial}", *(f"{key}={value}" for key, value in options.items())]
-    return "\n".join(lines) + "\n"
-
-
-def _check(pattern: re.Pattern[str], value: str, what: str) -> None:
-    if not pattern.fullmatch(value):
-        raise ValueError(f"{what} not allowed on the wire")
-
-
-def _value(value: str, what: str) -> str:
-    """A value for a command field: anything that could split a field or a line is refused."""
-    if not _is_text(value):
-        raise ValueError(f"{what} holds a control character or is too long")
-    return value
-
-
-def _fields_text(**fields: str) -> str:
-    return "\t".join(f"{key}={value}" for key, value in fields.items())
-
-
-def new_command_id() -> str:
-    """A fresh command id: 16 hex digits, unique without a counter to persist."""
-    return secrets.token_hex(COMMAND_ID_MAX_LENGTH // 2)
-
-
-def command_line(command_id: str, command: str) -> str:
-    """`C:<id>:<command>`, one line of a `getrequest` answer."""
-    _check(_COMMAND_ID, command_id, "command id")
-    if not command or _breaks_a_line(command.replace("\t", "")):
-        raise ValueError("a command is one line")
-    return f"C:{command_id}:{command}"
-
-
-def poll_answer(lines: Sequence[str]) -> str:
-    """The answer to `getrequest`: the command lines, or `OK` when none is queued."""
-    return "\n".join(lines) + "\n" if lines else OK
-
-
-def enroll_fp(user_id: str, finger: int, *, retry: int = 3, overwrite: bool = False) -> str:
-    """`ENROLL_FP`: the terminal asks the user for three presses of finger FID `finger`."""
-    if not 0 <= finger <= 9:
-        raise ValueError("a finger (FID) is 0 to 9")
-    if not 0 <= retry <= 9:
-        raise ValueError("retries are 0 to 9")
-    fields = _fields_text(
-        PIN=_pin(user_id), FID=str(finger), RETRY=str(retry), OVERWRITE=str(int(overwrite))
-    )
-    return f"ENROLL_FP {fields}"
-
-
-def update_user(
-    user_id: str,
-    *,
-    name: str = "",
-    privilege: int = 0,
-    password: str = "",
-    card: str = "",
-    group: int = 1,
-) -> str:
-    """`DATA UPDATE USERINFO` with the whole record: a partial one wipes the rest (P13)."""
-    if privilege not in _PRIVILEGES:
-        raise ValueError("privilege is 0, 2, 6 or 14")
-    if not 1 <= group <= 99:
-        raise ValueError("group is 1 to 99")
-    _check(_DIGITS, card, "card")
-    fields = _fields_text(
-        PIN=_pin(user_id),
-        Name=_value(name, "name"),
-        Pri=str(privilege),
-        Passwd=_value(password, "password"),
-        Card=card,
-        Grp=str(group),
-        TZ="0000000100000000",
-        Verify="-1",
-        ViceCard="",
-    )
-    return f"DATA UPDATE USERINFO {fields}"
-
-
-def delete_user(user_id: str) -> str:
-    """`DATA DELETE USERINFO`: the user and all their templates go (P13)."""
-    return f"DATA DELETE USERINFO PIN={_pin(user_id)}"
-
-
-def delete_fingerprint(user_id: str, finger: int) -> str:
-    """`DATA DELETE FINGERTMP` of one finger (the terminal's own number, FID)."""
-    if finger not in range(10):
-        raise ValueError("FID is 0 to 9")
-    return f"DATA DELETE FINGERTMP {_fields_text(PIN=_pin(user_id), FID=str(finger))}"
-
-
-def _pin(user_id: str) -> str:
-    _check(_PIN, user_id, "user id")
-    return user_id
