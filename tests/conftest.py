@@ -48,7 +48,7 @@ from custom_components.zkteco.push import commands
 from custom_components.zkteco.push.channel import PushChannel
 from custom_components.zkteco.push.commands import DEFAULT_DELAY
 from custom_components.zkteco.push.queue import FinishedCommand
-from custom_components.zkteco.push.server import PushHub, async_get_push_hub
+from custom_components.zkteco.push.server import PushHub, PushRequest, async_get_push_hub
 from custom_components.zkteco.push.uploads import AttLogUpload, DeviceInfo, OperLogUpload
 from zksim import ZKSimulator
 from zksim.push import PushTerminal
@@ -461,6 +461,14 @@ async def open_push_side(
 @pytest.fixture
 async def push_side(open_push_side: Callable[[], Awaitable[PushSide]]) -> PushSide:
     return await open_push_side()
+
+
+async def hand(hub: PushHub, method: str, endpoint: str, body: str = "", **query: str) -> str:
+    """A request as a terminal sends it, written by hand."""
+    request = PushRequest(
+        method, f"/iclock/{endpoint}", {"SN": PUSH_SERIAL, **query}, body.encode()
+    )
+    return (await hub.async_handle(request)).text
 
 
 async def started(hass: HomeAssistant, push: PushTerminal) -> PushTerminal:
