@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from zk import ZK, const
 
+from custom_components.zkteco.pull.rows import EnrolledFinger
 from custom_components.zkteco.pull.terminal import (
-    EnrolledFinger,
     EnrollmentOutcome,
     EnrollmentResult,
     FingerScored,
@@ -39,7 +39,6 @@ from custom_components.zkteco.pull.terminal import (
     UserChanges,
     ZKTerminal,
     _decode_event,
-    _enrolled_fingers,
     checksum,
 )
 from zksim import PressOutcome, Record, User, ZKSimulator, commands as sim_commands, protocol as p
@@ -1220,16 +1219,6 @@ def test_enrolled_fingers(sim: ZKSimulator, terminal: ZKTerminal) -> None:
     ]
     sim.clear_all_data()
     assert terminal.enrolled_fingers() == []
-
-
-@pytest.mark.parametrize(
-    "table",
-    [struct.pack("<IHHbb", 16, 2, 1, 0, 1), struct.pack("<IHHbb", 50, 40, 1, 0, 1)],
-    ids=["entry_too_short", "entry_overruns"],
-)
-def test_malformed_template_table(table: bytes) -> None:
-    with pytest.raises(ValueError, match="template table entry"):
-        _enrolled_fingers(table.ljust(20, b"\x00"))
 
 
 def test_unlock(sim: ZKSimulator, terminal: ZKTerminal) -> None:

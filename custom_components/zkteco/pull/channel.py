@@ -30,7 +30,8 @@ from ..channel import (
     UserChanges,
 )
 from ..const import CONF_COMM_KEY, CONF_PROTOCOL, CONNECT_TIMEOUT, PROTOCOL_UDP
-from .terminal import FINGERS, TerminalConfig, ZKTerminal
+from .rows import FINGERS
+from .terminal import TerminalConfig, ZKTerminal
 from .worker import TerminalWorker
 
 CAPABILITIES: Final = frozenset({Capability.READ_LOG, Capability.ENROLLMENT_PRESSES})

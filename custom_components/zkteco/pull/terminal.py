@@ -35,7 +35,7 @@ What pyzk 0.9 gets wrong, and what we do instead:
   to a terminal of 72-byte ones. ``set_user()`` also turns any privilege but 0 and 14 into 0,
   wipes the password and group it is not given, and silently cuts or drops what does not fit
   or encode. We read the user's row and write it back with only the given fields changed,
-  and refuse what the row cannot hold before anything is written.
+  and refuse what the row cannot hold before anything is written (the rows: rows.py).
 - ``delete_user_template(user_id=...)`` over TCP packs the user id as a str and dies in
   ``struct.pack``; ``delete_user()``, ``delete_user_template()`` and ``get_user_template()``
   pack the uid signed (uids above 32767 fail). We send those commands ourselves.
@@ -55,13 +55,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 import select
 import socket
 import struct
 from typing import TYPE_CHECKING, Any, Final, Self, TypedDict, cast
-import unicodedata
 
 from zk import ZK, const
 from zk.base import make_commkey
@@ -87,6 +86,21 @@ from ..channel import (
     UserChanges,
 )
 from ..const import CONNECT_TIMEOUT, LOGGER
+from .rows import (
+    FINGERS,
+    USER_LAYOUTS,
+    EnrolledFinger,
+    changed_row,
+    check_fingers,
+    check_templates,
+    enrolled_fingers,
+    new_user_row,
+    nul_terminated,
+    table_row_size,
+    template_of,
+    user_change,
+    user_upload,
+)
 
 # EF_ENROLLFINGER's result, as the firmware reports it (the old firmware's ERR_ENROLLED=2,
 # ERR_FAIL=4, ERR_REPEAT=5, ERR_CANCEL=6, and 7 busy); anything else is a plain failure.
@@ -110,10 +124,6 @@ _CMD_DELETE_TEMPLATE_BY_USER_ID: Final = 134  # zk-protocol's CMD_DEL_FPTMP
 _DELETE_TEMPLATE_BY_USER_ID: Final = struct.Struct("<24sB")
 _UID_AND_FINGER: Final = struct.Struct("<Hb")
 _UID: Final = struct.Struct("<H")
-_TEMPLATE_ENTRY: Final = struct.Struct("<HHbb")  # size with this header, uid, finger, flag
-_UPLOAD_HEAD: Final = struct.Struct("<III")
-_UPLOAD_FINGER: Final = struct.Struct("<bHbI")  # 2, uid, 0x10 + finger, offset of the template
-_UPLOAD_TEMPLATE_SIZE: Final = struct.Struct("<H")
 _TCP_MAX_CHUNK: Final = 0xFFC0
 # zk-protocol (protocol.md, "Packet Fields") documents the length as 2 bytes and 2 zero bytes,
 # and the SDK's chunks (0xFFC0 bytes and a header) fit in it: a longer frame is a corrupt length.
@@ -125,14 +135,7 @@ _UDP_MAX_CHUNK: Final = 16 * 1024
 _UDP_MAX_DATAGRAM: Final = 65535
 
 EVENT_MASK: Final[int] = const.EF_ATTLOG | const.EF_ENROLLFINGER | const.EF_FPFTR
-FINGERS: Final = range(10)
 UNLOCK_SECONDS: Final = range(1, 61)
-PRIVILEGE_USER: Final[int] = const.USER_DEFAULT
-PRIVILEGE_ADMIN: Final[int] = const.USER_ADMIN
-# Bit 0 of the privilege disables the user (zk-protocol, sections/data-user.md): kept as it is.
-_PRIVILEGE_DISABLED: Final = 1
-# The template size field is 16 bits, and the template table adds a 6-byte header to it.
-_MAX_TEMPLATE_SIZE: Final = 0xFFFF - _TEMPLATE_ENTRY.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +187,6 @@ _EMPTY_LOG: Final = AttendanceLog(0, b"", lambda _: [], 1)
 type TerminalEvent = Punch | FingerScored | EnrollmentResult
 
 
-@dataclass(frozen=True, slots=True)
-class EnrolledFinger:
-    """A row of the template table, without the template."""
-
-    uid: int
-    finger: int
-    size: int
-
-
 def checksum(packet: bytes) -> int:
     """ZK checksum of a packet (header with a zero checksum, then payload).
 
@@ -219,10 +213,6 @@ def decode_time(value: int) -> datetime:
 
 def _decode_time_bytes(raw: bytes) -> datetime:
     return decode_time(int.from_bytes(raw, "little"))
-
-
-def _text(raw: bytes) -> str:
-    return raw.split(b"\x00", 1)[0].decode(errors="ignore")
 
 
 class _Reply(TypedDict):
@@ -481,7 +471,7 @@ class _FramedZK(_PyZK):
         if len(data) < 4 + size:
             raise ZKErrorResponse(f"a table of {size} bytes came with {len(data) - 4}")
         self.read_sizes()
-        row_size = _row_size(size, row_sizes, counted_before, count())
+        row_size = table_row_size(size, row_sizes, counted_before, count())
         return data[4 : 4 + size], row_size
 
     def _read_chunk(self, start: int, size: int) -> bytes:
@@ -507,11 +497,11 @@ class _FramedZK(_PyZK):
     def user_rows(self) -> tuple[int, list[tuple[TerminalUser, bytes]]]:
         """The user table: its row size (0 when empty), and each user with its raw row."""
         rows, row_size = self.read_table(
-            const.CMD_USERTEMP_RRQ, const.FCT_USER, lambda: self.users, _USER_LAYOUTS
+            const.CMD_USERTEMP_RRQ, const.FCT_USER, lambda: self.users, USER_LAYOUTS
         )
         if not rows:
             return 0, []
-        layout, decode = _USER_LAYOUTS[row_size]
+        layout, decode = USER_LAYOUTS[row_size]
         return row_size, [
             (decode(layout.unpack_from(rows, start)), rows[start : start + row_size])
             for start in range(0, len(rows), row_size)
@@ -532,7 +522,7 @@ class _FramedZK(_PyZK):
         """
         reply = self.send_command(const.CMD_OPTIONS_RRQ, b"~UserExtFmt\x00")
         if reply["status"]:
-            return 72 if _text(self._ZK__data).partition("=")[2] == "1" else 28
+            return 72 if nul_terminated(self._ZK__data).partition("=")[2] == "1" else 28
         return 72 if self.tcp else 28
 
     def pin_width(self) -> int | None:
@@ -624,7 +614,7 @@ def _attendance_decoder(
     if record_size == 16:  # user id, time, status, punch, reserved, work code
         return lambda f: Punch(str(f[0]), _decode_time_bytes(f[1]), f[2], f[3])
     # uid, user id, status, time, punch, reserved
-    return lambda f: Punch(_text(f[1]), _decode_time_bytes(f[3]), f[2], f[4])
+    return lambda f: Punch(nul_terminated(f[1]), _decode_time_bytes(f[3]), f[2], f[4])
 
 
 def _decoded_or_none(
@@ -641,216 +631,6 @@ _RECORD_LAYOUTS: Final = {
     16: struct.Struct("<I4sBB2sI"),
     40: struct.Struct("<H24sB4sB8s"),
 }
-
-
-def _user_from_72_bytes(fields: tuple[Any, ...]) -> TerminalUser:
-    uid, privilege, _password, name, card, _group, user_id = fields
-    return TerminalUser(uid, _text(user_id), _text(name).strip(), privilege, card)
-
-
-def _user_from_28_bytes(fields: tuple[Any, ...]) -> TerminalUser:
-    uid, privilege, _password, name, card, _group, _timezone, user_id = fields
-    return TerminalUser(uid, str(user_id), _text(name).strip(), privilege, card)
-
-
-# Firmware with the extended user format sends 72 bytes a user, older firmware 28: uid,
-# privilege, password, name, card, group, (timezone,) user id; the password is skipped.
-_USER_LAYOUTS: Final = {
-    72: (struct.Struct("<HB8s24sIx7sx24s"), _user_from_72_bytes),
-    28: (struct.Struct("<HB5s8sIxBhI"), _user_from_28_bytes),
-}
-
-
-# Where a user row keeps what we write: (offset, format). Every other byte is written back as
-# the terminal sent it, so an update keeps what we do not know of (group, time zones, flags).
-_USER_FIELDS: Final[dict[int, dict[str, tuple[int, str]]]] = {
-    72: {
-        "uid": (0, "<H"),
-        "privilege": (2, "<B"),
-        "password": (3, "8s"),
-        "name": (11, "24s"),
-        "card": (35, "<I"),
-        "user_id": (48, "24s"),
-    },
-    28: {
-        "uid": (0, "<H"),
-        "privilege": (2, "<B"),
-        "password": (3, "5s"),
-        "name": (8, "8s"),
-        "card": (16, "<I"),
-        "user_id": (24, "<I"),
-    },
-}
-# A terminal's own 72-byte rows carry 1 after the card (zk-protocol, sections/data-user.md:
-# "fixed 01 00 00..."; pyzk's User.repack73 sends it too): new rows do the same.
-_ROW_72_MARK: Final = 39
-_MAX_CARD: Final = 0xFFFFFFFF
-
-
-@dataclass(frozen=True, slots=True)
-class _UserChange:
-    """What write_user sets, checked and encoded; None keeps what the terminal has."""
-
-    user_id: str
-    name: bytes | None
-    admin: bool | None
-    card: int | None
-    password: bytes | None = field(repr=False)
-
-
-def _encoded(field_name: str, text: str) -> bytes:
-    if any(unicodedata.category(char) == "Cc" for char in text):
-        raise TerminalInputError(field_name, "control_character")  # tab, newline, NUL...
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        raise TerminalInputError(field_name, "not_encodable") from None
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _user_change(user_id: str, changes: UserChanges) -> _UserChange:
-    """Refuse what no terminal can store, before anything is sent."""
-    if not user_id:
-        raise TerminalInputError("user_id", "empty")
-    _encoded("user_id", user_id)
-    card, password = changes.card, changes.password
-    if card is not None and not 0 <= card <= _MAX_CARD:
-        raise TerminalInputError("card", "out_of_range")
-    if password and not _is_number(password):
-        raise TerminalInputError("password", "not_digits")  # the keypad has digits only
-    return _UserChange(
-        user_id,
-        None if changes.name is None else _encoded("name", changes.name),
-        changes.admin,
-        card,
-        None if password is None else password.encode(),
-    )
-
-
-def _put_text(row: bytearray, row_size: int, field_name: str, value: bytes, room: int) -> None:
-    """Write a text field; ``room`` bytes stay for the terminating NUL."""
-    offset, layout = _USER_FIELDS[row_size][field_name]
-    if len(value) > struct.calcsize(layout) - room:
-        raise TerminalInputError(field_name, "too_long")
-    struct.pack_into(layout, row, offset, value)
-
-
-def _put_number(row: bytearray, row_size: int, field_name: str, value: int) -> None:
-    offset, layout = _USER_FIELDS[row_size][field_name]
-    struct.pack_into(layout, row, offset, value)
-
-
-def _new_user_row(row_size: int, uid: int, user_id: str, pin_width: int | None) -> bytearray:
-    """A row for a new user; its id must fit the terminal's PIN width and row layout."""
-    if pin_width is not None and len(user_id) > pin_width:
-        raise TerminalInputError("user_id", "too_long")
-    row = bytearray(row_size)
-    _put_number(row, row_size, "uid", uid)
-    if row_size == 28:  # old firmware keeps the user id as a 32-bit number
-        if not _is_number(user_id):
-            raise TerminalInputError("user_id", "not_digits")
-        if int(user_id) > _MAX_CARD:
-            raise TerminalInputError("user_id", "too_long")
-        _put_number(row, row_size, "user_id", int(user_id))
-    else:
-        row[_ROW_72_MARK] = 1
-        _put_text(row, row_size, "user_id", user_id.encode(), room=1)
-    return row
-
-
-def _changed_row(change: _UserChange, row: bytearray, row_size: int) -> bytes:
-    fields = _USER_FIELDS[row_size]
-    if change.name is not None:
-        _put_text(row, row_size, "name", change.name, room=1)
-    if change.password is not None:
-        _put_text(row, row_size, "password", change.password, room=0)
-    if change.card is not None:
-        _put_number(row, row_size, "card", change.card)
-    if change.admin is not None:
-        disabled = row[fields["privilege"][0]] & _PRIVILEGE_DISABLED
-        privilege = PRIVILEGE_ADMIN if change.admin else PRIVILEGE_USER
-        _put_number(row, row_size, "privilege", privilege | disabled)
-    return bytes(row)
-
-
-def _template_of(data: bytes) -> bytes:
-    """Terminals send a byte after the template, some 6 zero bytes before it (pyzk strips both)."""
-    template = data[:-1]
-    return template[:-6] if template.endswith(bytes(6)) else template
-
-
-def _check_templates(templates: Collection[FingerTemplate]) -> None:
-    fingers = [template.finger for template in templates]
-    if not fingers:
-        raise TerminalInputError("templates", "empty")
-    _check_fingers(fingers)
-    if len(set(fingers)) != len(fingers):
-        raise TerminalInputError("finger", "repeated")
-    for template in templates:
-        if not template.template:
-            raise TerminalInputError("template", "empty")
-        if len(template.template) > _MAX_TEMPLATE_SIZE:
-            raise TerminalInputError("template", "too_long")
-
-
-def _check_fingers(fingers: Collection[int]) -> None:
-    if any(finger not in FINGERS for finger in fingers):
-        raise TerminalInputError("finger", "out_of_range")
-
-
-def _user_upload(uid: int, row: bytes, templates: Collection[FingerTemplate]) -> bytes:
-    """A user and their templates the way pyzk's save_user_template uploads them.
-
-    pyzk builds the user from its own User object, which drops the bytes it does not know of
-    (and its Finger repr shows template bytes): we send the terminal's row back unchanged.
-    """
-    user = b"\x02" + row
-    table = bytearray()
-    bodies = bytearray()
-    for template in templates:
-        table += _UPLOAD_FINGER.pack(2, uid, 0x10 + template.finger, len(bodies))
-        bodies += _UPLOAD_TEMPLATE_SIZE.pack(len(template.template)) + template.template
-    head = _UPLOAD_HEAD.pack(len(user), len(table), len(bodies))
-    return head + user + bytes(table) + bytes(bodies)
-
-
-def _enrolled_fingers(table: bytes) -> list[EnrolledFinger]:
-    """The rows of the template table; the templates are skipped, never kept."""
-    size = struct.unpack_from("<I", table)[0]
-    body = memoryview(table)[4 : 4 + size]
-    fingers: list[EnrolledFinger] = []
-    start = 0
-    while start < len(body):
-        entry_size, uid, finger, _flag = _TEMPLATE_ENTRY.unpack_from(body, start)
-        if entry_size < _TEMPLATE_ENTRY.size or start + entry_size > len(body):
-            raise ValueError(f"a template table entry of {entry_size} bytes at {start}")
-        fingers.append(EnrolledFinger(uid, finger, entry_size - _TEMPLATE_ENTRY.size))
-        start += entry_size
-    return fingers
-
-
-def _row_size(
-    table_size: int, row_sizes: Collection[int], counted_before: int, counted_after: int
-) -> int:
-    """Which of ``row_sizes`` a table of ``table_size`` bytes is made of.
-
-    The table holds as many rows as its counter showed at some moment of the transfer: between
-    the counts before and after it (rows may have been added or deleted meanwhile).
-    """
-    fewest, most = sorted((counted_before, counted_after))
-    fitting = [
-        size
-        for size in row_sizes
-        if table_size % size == 0 and fewest <= table_size // size <= most
-    ]
-    if not fitting:
-        raise TerminalRefusedError(
-            f"a table of {table_size} bytes does not hold {counted_before} to {counted_after} rows"
-        )
-    return min(fitting, key=lambda size: table_size // size)
 
 
 def _decode_event(event: int, payload: bytes) -> TerminalEvent | None:
@@ -889,7 +669,7 @@ _TEXT_PUNCH_EVENT: Final = struct.Struct("<24sBB6s")
 def _decode_punch_event(payload: bytes) -> Punch:
     if len(payload) >= _TEXT_PUNCH_EVENT.size:
         raw_id, status, punch, when = _TEXT_PUNCH_EVENT.unpack_from(payload)
-        user_id = _text(raw_id)
+        user_id = nul_terminated(raw_id)
     elif layout := _NUMERIC_PUNCH_EVENTS.get(len(payload)):
         number, status, punch, when = layout.unpack(payload)
         user_id = str(number)
@@ -1087,7 +867,7 @@ class ZKTerminal:
         (characters before anything is sent, lengths once the terminal's row layout and PIN
         width are known).
         """
-        change = _user_change(user_id, changes)
+        change = user_change(user_id, changes)
         with self._call() as zk:
             row_size, rows = zk.user_rows()
             existing = next((row for user, row in rows if user.user_id == user_id), None)
@@ -1098,14 +878,14 @@ class ZKTerminal:
                 uid = max((user.uid for user, _row in rows), default=0) + 1
                 if uid > 0xFFFF:
                     raise TerminalRefusedError("the terminal has no user number left")
-                row = _new_user_row(row_size, uid, user_id, zk.pin_width())
-            written = _changed_row(change, row, row_size)
+                row = new_user_row(row_size, uid, user_id, zk.pin_width())
+            written = changed_row(change, row, row_size)
             with _outcome_unknown_on_drop():
                 reply = zk.send_command(const.CMD_USER_WRQ, written)
                 if not reply["status"]:
                     raise TerminalRefusedError(f"user {user_id!r} refused ({reply['code']})")
                 zk.refresh_data()
-            layout, decode = _USER_LAYOUTS[row_size]
+            layout, decode = USER_LAYOUTS[row_size]
             return decode(layout.unpack(written))
 
     def delete_user(self, user_id: str) -> None:
@@ -1128,7 +908,7 @@ class ZKTerminal:
 
     def delete_fingerprint(self, user_id: str, finger: int) -> bool:
         """Delete one finger (0-9); False when the terminal had none."""
-        _check_fingers([finger])
+        check_fingers([finger])
         with self._call() as zk:
             user, _row = zk.find_user(user_id)
             with _outcome_unknown_on_drop():
@@ -1145,7 +925,7 @@ class ZKTerminal:
             return [
                 FingerTemplate(finger, template)
                 for finger, data in found
-                if data and (template := _template_of(data))
+                if data and (template := template_of(data))
             ]
 
     def write_templates(self, user_id: str, templates: Collection[FingerTemplate]) -> None:
@@ -1155,10 +935,10 @@ class ZKTerminal:
         at once: a refused or broken upload stores nothing. Only a connection lost after the
         save was sent leaves the outcome open: TerminalWriteUncertainError says so.
         """
-        _check_templates(templates)
+        check_templates(templates)
         with self._call() as zk:
             user, row = zk.find_user(user_id)
-            zk._send_with_buffer(_user_upload(user.uid, row, templates))
+            zk._send_with_buffer(user_upload(user.uid, row, templates))
             with _outcome_unknown_on_drop():
                 reply = zk.send_command(_CMD_SAVE_USER_TEMPLATES, _SAVE_USER_TEMPLATES_ARGUMENTS)
                 if not reply["status"]:
@@ -1175,7 +955,7 @@ class ZKTerminal:
             if zk.fingers == 0:
                 return []
             table, _size = zk.read_with_buffer(const.CMD_DB_RRQ, const.FCT_FINGERTMP)
-            return _enrolled_fingers(table)
+            return enrolled_fingers(table)
 
     def unlock(self, seconds: int) -> None:
         """Open the lock relay for 1 to 60 seconds."""
