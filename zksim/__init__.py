@@ -87,9 +87,9 @@ Simplified:
 Push mode (``zksim/push.py``, ``python -m zksim --push URL``): ``PushTerminal`` makes a
 terminal call a server the way Push ("ADMS", "Cloud Server") firmware does: handshake,
 ``table=options``, ATTLOG posts re-sent until acknowledged, ``getrequest`` polls, commands
-including ``ENROLL_FP`` driven by the same presses. It can share its ``Terminal`` with a
-``ZKSimulator`` (one K40 speaking both protocols); its docstring lists what is faithful to
-the Push reference and what is simplified.
+(``zksim/push_commands.py``) including ``ENROLL_FP`` driven by the same presses. It can share
+its ``Terminal`` with a ``ZKSimulator`` (one K40 speaking both protocols); the docstrings of
+both modules list what is faithful to the Push reference and what is simplified.
 """
 
 from .protocol import ClockReading

@@ -36,19 +36,9 @@ Faithful to the reference:
   nothing is lost: a backlog goes out in ``batch_size`` lines per post once the server answers
   (the whole log at first contact: nothing of it was acknowledged yet); a network failure also
   starts over with a handshake;
-- commands (§1.6, §1.8, §1.9): ``DATA UPDATE USERINFO`` (a full record: fields left out are
-  reset, §4 pitfall 13), ``DATA DELETE USERINFO`` (templates go too), ``DATA UPDATE
-  FINGERTMP`` (-9 when Size is not the base64 length, -11 for bad base64), ``DATA DELETE
-  FINGERTMP`` (one FID or all), ``CHECK`` (handshake again, stamps decide what is re-sent),
-  ``INFO`` (result line then ``Key=Value`` lines), ``REBOOT`` (result first), ``CLEAR LOG``
-  (``CMD=CLEAR_LOG``), ``CLEAR DATA`` (users, templates and log), ``LOG``; anything else
-  ``Return=-1002``; FID is the terminal's own finger slot;
-- ``ENROLL_FP PIN=\\tFID=\\tRETRY=\\tOVERWRITE=`` waits for presses (``terminal.press_finger``)
-  and answers 0 enrolled, 2 finger exists and OVERWRITE=0, 4 presses that do not merge or more
-  than RETRY bad presses, 5 duplicate of another user, 6 cancelled or timed out, 7 busy, -10 PIN
-  not on the terminal, -1 bad FID, -1001 templates full; on success, after the result and as
-  TransFlag's OpLog and EnrollFP allow, ``OPLOG 6\\t0\\t<time>\\t<PIN>\\t<FID>\\t<bytes>\\t0``
-  and ``FP PIN=\\tFID=\\tSize=<base64 length>\\tValid=1\\tTMP=<base64>`` on
+- commands (``push_commands.py``); after an ``ENROLL_FP`` that answered 0, as TransFlag's
+  OpLog and EnrollFP allow, ``OPLOG 6\\t0\\t<time>\\t<PIN>\\t<FID>\\t<bytes>\\t0`` and
+  ``FP PIN=\\tFID=\\tSize=<base64 length>\\tValid=1\\tTMP=<base64>`` on
   ``table=OPERLOG&OpStamp=``;
 - headers ``User-Agent: iClock Proxy/1.09``, ``Connection: close``, ``Accept: */*``;
   ``.aspx`` paths of old iClock firmware with ``aspx_paths`` (§1.1).
@@ -57,9 +47,6 @@ Simplified or assumed (nothing here was seen on a K40):
 
 - ``batch_size`` (500) is not documented anywhere; the 2.x dialect only, no encryption, no
   ``pushcommkey``, no photos, no ``BIODATA`` (a K40 is ZKFinger 10: ``FP`` on OPERLOG);
-- the terminal keeps polling while it waits for enrollment presses; ``RETRY`` is read as the
-  number of bad presses tolerated; ``OVERWRITE=1`` drops the old template before capture;
-- ``DATA DELETE USERINFO`` of an unknown PIN answers -10; PINs longer than 9 characters -1;
 - ``Delay``/``ErrorDelay``/``TransInterval`` accept fractions, and ``time_scale`` shrinks them,
   so tests run fast whatever the server asks; stamps sent are line counts (opaque to servers);
 - no ``OPLOG`` for power on/off or for users the server writes; ``USER`` is uploaded only for a
@@ -81,7 +68,6 @@ benchmarks), ``acknowledged``, ``results``, ``unacknowledged``, ``server_options
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, replace
@@ -89,19 +75,23 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 import http.client
 import re
-import struct
 import threading
 import time
 from types import TracebackType
 from typing import Self
 from urllib.parse import quote, urlencode, urlsplit
 
-from . import protocol as p
+from .push_commands import (
+    RETURN_OK,
+    CommandResult,
+    Effect,
+    PushCommands,
+    PushEnrollment,
+    parse_command_lines,
+)
 from .records import Record
-from .terminal import FINGER_INDEXES, Terminal
+from .terminal import Terminal
 
-PUSH_SESSION = -1  # the Push channel's enrollment session: no pull session has this id
-PIN_WIDTH = 9  # the K40 reports ~PIN2Width=9 (pyzk issue 252)
 PUSH_VERSION = "2.4.1"
 LANGUAGE_ENGLISH = "69"
 USER_AGENT = "iClock Proxy/1.09"
@@ -123,20 +113,6 @@ TRANSFLAG_BITS = (
 )
 DEFAULT_TRANSFLAG = "1111000000"
 UPLOAD_ACK = re.compile(r"OK:\s*\d+$")
-RETURN_OK = 0
-RETURN_BAD_PARAMETER = -1
-RETURN_TEMPLATE_SIZE = -9
-RETURN_NO_USER = -10
-RETURN_TEMPLATE_FORMAT = -11
-RETURN_CAPACITY = -1001
-RETURN_NOT_SUPPORTED = -1002
-ENROLL_RESULTS = {p.ENROLL_SAVE_ERROR: RETURN_CAPACITY}  # else the codes match the pull ones
-
-
-# A command's Return code and the Key=Value lines that follow its result line.
-_Outcome = tuple[int, tuple[str, ...]]
-# (command id, command, its arguments) -> outcome, or None when the result comes later.
-_Handler = Callable[[str, str, str], _Outcome | None]
 
 
 class _Unreachable(Exception):
@@ -158,42 +134,6 @@ class Exchange:
     reply: str = ""
     date: str = ""  # the answer's Date header
     elapsed: float = 0.0  # seconds from connecting to the answer's last byte (0: not sent)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """A command taken from getrequest, its result and whether the server acknowledged it."""
-
-    command_id: str
-    command: str
-    cmd: str
-    code: int
-    details: tuple[str, ...] = ()
-    acknowledged: bool = False
-
-    @property
-    def lines(self) -> list[str]:
-        return [f"ID={self.command_id}&Return={self.code}&CMD={self.cmd}", *self.details]
-
-
-@dataclass(slots=True)
-class _PushEnrollment:
-    command_id: str
-    command: str
-    pin: str
-    finger_index: int
-    retry: int
-    bad_presses: int = 0
-
-    @property
-    def retries_exhausted(self) -> bool:
-        return self.bad_presses > self.retry
-
-
-def parse_params(text: str) -> dict[str, str]:
-    """``PIN=1\\tName=Ana`` -> {"PIN": "1", "NAME": "Ana"} (keys upper-cased: Pin/PIN)."""
-    pairs = (item.partition("=") for item in text.split("\t") if item)
-    return {key.strip().upper(): value for key, _, value in pairs}
 
 
 def parse_transflag(value: str) -> frozenset[str]:
@@ -285,7 +225,7 @@ class PushTerminal:
         self._attlog_sent = 0
         self._operlog: list[str] = []
         self._operlog_sent = 0
-        self._enrollment: _PushEnrollment | None = None
+        self._commands = PushCommands(self.terminal, self.device_info)
         self._connected = False
         self._info_due = False
         self._options_due = False
@@ -406,11 +346,9 @@ class PushTerminal:
 
     def _on_event(self, event: int, payload: bytes, target: int | None) -> None:
         """Called with the terminal's lock held: note what happened, the thread does the rest."""
-        if target == PUSH_SESSION and self._enrollment is not None:
-            if event == p.EF_FPFTR and payload == bytes((p.SCORE_BAD,)):
-                self._enrollment.bad_presses += 1
-            elif event == p.EF_ENROLLFINGER:
-                self._enrollment_finished(self._enrollment, struct.unpack_from("<H", payload)[0])
+        ended = self._commands.on_event(event, payload, target)
+        if ended is not None:
+            self._enrollment_finished(*ended)
         self._wake.set()
 
     # -- the thread ----------------------------------------------------------------------
@@ -441,7 +379,7 @@ class PushTerminal:
         if self._reboot_due:  # the REBOOT command, once its result went out
             self._power_cycle()
             return True
-        enrollment = self._enrollment  # the presses end it from another thread
+        enrollment = self._commands.enrollment  # the presses end it from another thread
         if enrollment is not None and enrollment.retries_exhausted:
             self.terminal.cancel_enrollment()
         busy = self._upload_attlog()
@@ -464,7 +402,7 @@ class PushTerminal:
     def _power_cycle(self) -> None:
         self._power_cut = self._reboot_due = False
         self.terminal.reset_runtime_state()
-        self._enrollment = None
+        self._commands.enrollment = None
         self._stop.wait(self.terminal.reboot_duration)
         self._connected = False
         self.reboots += 1
@@ -678,37 +616,21 @@ class PushTerminal:
         self._info_due = False
         self.polls += 1
         self._next_poll = time.monotonic() + self.delay * self.time_scale
-        for line in reply.replace("\r\n", "\n").split("\n"):
-            match = re.match(r"C:([^:]+):(.+)$", line.strip())
-            if match:
-                self._execute(match.group(1), match.group(2))
+        for command_id, command in parse_command_lines(reply):
+            self._execute(command_id, command)
 
     def _execute(self, command_id: str, command: str) -> None:
-        for prefix, cmd, handler in self._commands():
-            if command == prefix or command.startswith(prefix + " "):
-                outcome = handler(command_id, command, command.removeprefix(prefix).strip())
-                if outcome is not None:
-                    code, details = outcome
-                    self._add_result(CommandResult(command_id, command, cmd, code, details))
-                return
-        cmd = command.split(" ", 1)[0]
-        self._add_result(CommandResult(command_id, command, cmd, RETURN_NOT_SUPPORTED))
-
-    def _commands(self) -> tuple[tuple[str, str, _Handler], ...]:
-        """(command prefix, what CMD= echoes, handler), in the order prefixes are tried."""
-        return (
-            ("DATA UPDATE USERINFO", "DATA", self._update_user),
-            ("DATA DELETE USERINFO", "DATA", self._delete_user),
-            ("DATA UPDATE FINGERTMP", "DATA", self._write_template),
-            ("DATA DELETE FINGERTMP", "DATA", self._delete_templates),
-            ("ENROLL_FP", "ENROLL_FP", self._enroll_finger),
-            ("CHECK", "CHECK", self._check),
-            ("INFO", "INFO", self._info),
-            ("REBOOT", "REBOOT", self._reboot_command),
-            ("CLEAR LOG", "CLEAR_LOG", self._clear_log),
-            ("CLEAR DATA", "CLEAR_DATA", self._clear_data),
-            ("LOG", "LOG", self._log),
-        )
+        executed = self._commands.execute(command_id, command)
+        if executed.effect is Effect.HANDSHAKE:
+            self._connected = False
+        elif executed.effect is Effect.REBOOT:
+            self._reboot_due = True
+        elif executed.effect is Effect.RESEND_ATTLOG:
+            self._attlog_sent = 0
+        elif executed.effect is Effect.UPLOAD:
+            self._upload_due = True
+        if executed.result is not None:
+            self._add_result(executed.result)
 
     def _add_result(self, result: CommandResult) -> None:
         with self._lock:
@@ -728,94 +650,12 @@ class PushTerminal:
                 replace(r, acknowledged=True) if r in pending else r for r in self._results
             ]
 
-    def _update_user(self, _id: str, _command: str, args: str) -> _Outcome:
-        params = parse_params(args)
-        pin = params.get("PIN", "")
-        if not pin or len(pin) > PIN_WIDTH:
-            return RETURN_BAD_PARAMETER, ()
-        try:
-            privilege = int(params.get("PRI") or 0)
-            card = int(params.get("CARD") or 0)
-        except ValueError:
-            return RETURN_BAD_PARAMETER, ()
-        self.terminal.add_user(
-            pin, params.get("NAME", ""), privilege, params.get("PASSWD", ""), card
-        )
-        stored = self.terminal.user_by_id(pin) is not None
-        return (RETURN_OK if stored else RETURN_CAPACITY), ()
-
-    def _delete_user(self, _id: str, _command: str, args: str) -> _Outcome:
-        deleted = self.terminal.delete_user(parse_params(args).get("PIN", ""))
-        return (RETURN_OK if deleted else RETURN_NO_USER), ()
-
-    def _write_template(self, _id: str, _command: str, args: str) -> _Outcome:
-        """FP template of algorithm 10 in base64; Size is the length of that text."""
-        params = parse_params(args)
-        user = self.terminal.user_by_id(params.get("PIN", ""))
-        finger = params.get("FID", "")
-        tmp = params.get("TMP", "")
-        if not (finger.isdigit() and int(finger) in FINGER_INDEXES):
-            return RETURN_BAD_PARAMETER, ()
-        if user is None:
-            return RETURN_NO_USER, ()
-        if params.get("SIZE") != str(len(tmp)):
-            return RETURN_TEMPLATE_SIZE, ()
-        try:
-            template = base64.b64decode(tmp, validate=True)
-        except binascii.Error:
-            return RETURN_TEMPLATE_FORMAT, ()
-        self.terminal.add_template(user.user_id, int(finger), template)
-        return RETURN_OK, ()
-
-    def _delete_templates(self, _id: str, _command: str, args: str) -> _Outcome:
-        """One finger with FID, else all of the user's."""
-        params = parse_params(args)
-        user = self.terminal.user_by_id(params.get("PIN", ""))
-        if user is None:
-            return RETURN_NO_USER, ()
-        fingers = [int(params["FID"])] if params.get("FID", "").isdigit() else FINGER_INDEXES
-        for finger in fingers:
-            self.terminal.delete_template(user.uid, finger)
-        return RETURN_OK, ()
-
-    def _enroll_finger(self, command_id: str, command: str, args: str) -> _Outcome | None:
-        """Start capturing; the result is posted when the presses (or a timeout) end it."""
-        params = parse_params(args)
-        pin = params.get("PIN", "")
-        try:
-            finger = int(params.get("FID", ""))
-            retry = int(params.get("RETRY") or 3)
-        except ValueError:
-            return RETURN_BAD_PARAMETER, ()
-        user = self.terminal.user_by_id(pin)
-        if finger not in FINGER_INDEXES:
-            return RETURN_BAD_PARAMETER, ()
-        if user is None:
-            return RETURN_NO_USER, ()
-        if self._enrollment is not None or self.terminal.enrolling:
-            return p.ENROLL_BUSY, ()
-        if self.terminal.has_template(pin, finger):
-            if params.get("OVERWRITE") != "1":
-                return p.ENROLL_ALREADY_ENROLLED, ()
-            self.terminal.delete_template(user.uid, finger)
-        self._enrollment = _PushEnrollment(command_id, command, pin, finger, retry)
-        if not self.terminal.start_enrollment(PUSH_SESSION, pin, finger):
-            self._enrollment = None
-            return p.ENROLL_BUSY, ()
-        return None
-
-    def _enrollment_finished(self, enrollment: _PushEnrollment, result: int) -> None:
-        self._enrollment = None
-        if result == p.ENROLL_CANCELLED and enrollment.retries_exhausted:
-            result = p.ENROLL_FAILED
-        code = ENROLL_RESULTS.get(result, result)
-        if code == RETURN_OK and not self.drop_template_upload:
+    def _enrollment_finished(self, enrollment: PushEnrollment, result: CommandResult) -> None:
+        if result.code == RETURN_OK and not self.drop_template_upload:
             self._log_enrolled_finger(enrollment)
-        self._add_result(
-            CommandResult(enrollment.command_id, enrollment.command, "ENROLL_FP", code)
-        )
+        self._add_result(result)
 
-    def _log_enrolled_finger(self, enrollment: _PushEnrollment) -> None:
+    def _log_enrolled_finger(self, enrollment: PushEnrollment) -> None:
         """OPLOG 6 and the FP upload, on OPERLOG, as TransFlag allows."""
         user = self.terminal.user_by_id(enrollment.pin)
         stored = user and self.terminal.template_of(user.uid, enrollment.finger_index)
@@ -831,28 +671,3 @@ class PushTerminal:
             lines.append(f"FP PIN={pin}\tFID={finger}\tSize={len(tmp)}\tValid=1\tTMP={tmp}")
         with self._lock:
             self._operlog.extend(lines)
-
-    def _check(self, _id: str, _command: str, _args: str) -> _Outcome:
-        self._connected = False  # re-read the options; the stamps say what to send again
-        return RETURN_OK, ()
-
-    def _info(self, _id: str, _command: str, _args: str) -> _Outcome:
-        return RETURN_OK, tuple(f"{key}={value}" for key, value in self.device_info().items())
-
-    def _reboot_command(self, _id: str, _command: str, _args: str) -> _Outcome:
-        self._reboot_due = True  # after the result went out
-        return RETURN_OK, ()
-
-    def _clear_log(self, _id: str, _command: str, _args: str) -> _Outcome:
-        self.terminal.clear_attendance()
-        self._attlog_sent = 0
-        return RETURN_OK, ()
-
-    def _clear_data(self, _id: str, _command: str, _args: str) -> _Outcome:
-        self.terminal.clear_all_data()
-        self._attlog_sent = 0
-        return RETURN_OK, ()
-
-    def _log(self, _id: str, _command: str, _args: str) -> _Outcome:
-        self._upload_due = True
-        return RETURN_OK, ()

@@ -2,184 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 import itertools
-import threading
 import time
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from zksim import PressOutcome, ZKSimulator
+from zksim import ZKSimulator
 from zksim.push import PushTerminal, parse_timezone, parse_transflag
 
-from .conftest import zksim_process
-
-SERIAL = "CQUJ203960001"
-TIME_SCALE = 0.02  # Delay=1 polls every 20 ms, ErrorDelay=3 waits 60 ms
-HANDSHAKE_OPTIONS = {
-    "ATTLOGStamp": "None",
-    "OPERLOGStamp": "9999",
-    "ErrorDelay": "3",
-    "Delay": "1",
-    "TransTimes": "00:00;14:05",
-    "TransInterval": "1",
-    "TransFlag": "TransData AttLog\tOpLog\tEnrollUser\tChgUser\tEnrollFP\tChgFP",
-    "TimeZone": "1",
-    "Realtime": "1",
-    "Encrypt": "0",
-}
-ENROLL_INDEX = "C:7:ENROLL_FP PIN=2\tFID=6\tRETRY=3\tOVERWRITE=0"
-
-
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: str
-    requestline: str
-    at: float
-
-
-class Receiver:
-    """A Push server: answers the handshake, acknowledges uploads, hands out queued commands."""
-
-    def __init__(self) -> None:
-        self.options = dict(HANDSHAKE_OPTIONS)
-        self.bare_ok_handshake = False
-        self.status = 200
-        self.status_of_path: dict[str, int] = {}
-        self.upload_reply: Callable[[int], str] = lambda count: f"OK: {count}"
-        self.commands: list[str] = []
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-        self.server = HTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def requests(self, path: str, table: str | None = None) -> list[Received]:
-        with self.lock:
-            return [
-                r
-                for r in self.received
-                if r.path == path and (table is None or r.query.get("table") == table)
-            ]
-
-    def queue(self, *commands: str) -> None:
-        with self.lock:
-            self.commands.extend(commands)
-
-    def answer(self, request: Received) -> str:
-        if request.path == "/iclock/cdata" and request.method == "GET":
-            if self.bare_ok_handshake:
-                return "OK"
-            options = "".join(f"{key}={value}\n" for key, value in self.options.items())
-            return f"GET OPTION FROM: {request.query['SN']}\n{options}"
-        if request.path == "/iclock/cdata" and request.query.get("table") != "options":
-            return self.upload_reply(len(request.body.splitlines()))
-        if request.path == "/iclock/getrequest":
-            with self.lock:
-                commands, self.commands = self.commands, []
-            return "".join(f"{command}\n" for command in commands) or "OK"
-        return "OK"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def parse_request(self) -> bool:
-                if not super().parse_request():
-                    self._record("")  # refused like Home Assistant's server refuses it
-                    return False
-                return True
-
-            def do_GET(self) -> None:
-                self._serve("")
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                self._serve(self.rfile.read(length).decode())
-
-            def _record(self, body: str) -> Received:
-                parts = urlsplit((getattr(self, "path", None) or "").replace(".aspx", ""))
-                request = Received(
-                    getattr(self, "command", None) or "",
-                    parts.path,
-                    dict(parse_qsl(parts.query)),
-                    body,
-                    self.raw_requestline.decode(errors="replace").rstrip("\r\n"),
-                    time.monotonic(),
-                )
-                with receiver.lock:
-                    receiver.received.append(request)
-                return request
-
-            def _serve(self, body: str) -> None:
-                request = self._record(body)
-                reply = receiver.answer(request).encode()
-                self.send_response(receiver.status_of_path.get(request.path, receiver.status))
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    yield server
-    server.stop()
-
-
-PushFactory = Callable[..., PushTerminal]
-
-
-@pytest.fixture
-def make_push(receiver: Receiver) -> Iterator[PushFactory]:
-    """Push terminals with users 1..3 and a template for user 1, finger 5; always closed."""
-    made: list[PushTerminal] = []
-
-    def factory(start: bool = True, **kwargs: object) -> PushTerminal:
-        push = PushTerminal(receiver.url, time_scale=TIME_SCALE, **kwargs)  # type: ignore[arg-type]
-        push.terminal.add_numbered_users(3)
-        push.terminal.add_template("1", 5)
-        push.terminal.enroll_timeout = 2.0
-        push.terminal.reboot_duration = 0.05
-        made.append(push)
-        return push.start() if start else push
-
-    yield factory
-    for push in made:
-        push.close()
-
-
-@pytest.fixture
-def push(make_push: PushFactory) -> PushTerminal:
-    push = make_push()
-    assert push.wait_for(lambda t: t.polls >= 1)
-    return push
+from .conftest import (
+    SERIAL,
+    TIME_SCALE,
+    PushFactory,
+    Receiver,
+    run_command,
+    zksim_process,
+)
 
 
 def attlog_lines(receiver: Receiver) -> list[str]:
@@ -189,16 +28,6 @@ def attlog_lines(receiver: Receiver) -> list[str]:
         for line in r.body.split("\n")
         if line
     ]
-
-
-def run_command(push: PushTerminal, receiver: Receiver, *commands: str) -> None:
-    ids = [command.split(":")[1] for command in commands]
-    receiver.queue(*commands)
-    assert push.wait_for(lambda t: all((r := t.result(i)) and r.acknowledged for i in ids))
-
-
-def result_lines(receiver: Receiver) -> list[str]:
-    return [line for r in receiver.requests("/iclock/devicecmd") for line in r.body.splitlines()]
 
 
 # -- handshake, options, INFO -----------------------------------------------------------
@@ -471,109 +300,7 @@ def test_a_zero_stamp_at_check_uploads_everything_again(
     assert len(receiver.requests("/iclock/cdata")) - 2 >= 2  # two handshakes
 
 
-# -- commands ---------------------------------------------------------------------------
-
-
-def test_user_commands_write_and_delete_full_records(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    run_command(
-        push,
-        receiver,
-        "C:1:DATA UPDATE USERINFO PIN=42\tName=José Núñez\tPri=14\tPasswd=12\tCard=99\tGrp=1",
-        "C:2:DATA UPDATE USERINFO PIN=1\tName=Uno",
-        "C:3:DATA DELETE USERINFO PIN=1",
-        "C:4:DATA DELETE USERINFO PIN=77",
-        "C:5:DATA UPDATE USERINFO PIN=1234567890\tName=Too long",
-    )
-    user = push.terminal.user_by_id("42")
-    assert user is not None
-    assert (user.name, user.privilege, user.password, user.card) == ("José Núñez", 14, "12", 99)
-    assert push.terminal.user_by_id("1") is None
-    assert not push.terminal.has_template("1", 5)
-    assert result_lines(receiver) == [
-        "ID=1&Return=0&CMD=DATA",
-        "ID=2&Return=0&CMD=DATA",
-        "ID=3&Return=0&CMD=DATA",
-        "ID=4&Return=-10&CMD=DATA",
-        "ID=5&Return=-1&CMD=DATA",
-    ]
-    assert len(receiver.requests("/iclock/devicecmd")) == 1  # one poll, one batched post
-
-
-def test_a_partial_user_update_resets_the_fields_left_out(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    push.terminal.add_user("2", "Dos", privilege=14, card=5)
-    run_command(push, receiver, "C:1:DATA UPDATE USERINFO PIN=2\tName=Dos")
-    user = push.terminal.user_by_id("2")
-    assert user is not None
-    assert (user.privilege, user.card) == (0, 0)
-
-
-def test_info_answers_key_value_lines_after_the_result(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    run_command(push, receiver, "C:info1:INFO")
-    lines = result_lines(receiver)
-    assert lines[0] == "ID=info1&Return=0&CMD=INFO"
-    assert "UserCount=3" in lines[1:]
-    assert "~SerialNumber=" + SERIAL in lines[1:]
-
-
-def test_reboot_answers_then_starts_over(push: PushTerminal, receiver: Receiver) -> None:
-    run_command(push, receiver, "C:8:REBOOT")
-    assert push.wait_for(lambda t: t.reboots == 1 and t.handshakes == 2 and t.polls >= 2)
-    assert result_lines(receiver) == ["ID=8&Return=0&CMD=REBOOT"]
-
-
-def test_clear_log_deletes_the_punches(push: PushTerminal, receiver: Receiver) -> None:
-    push.terminal.punch("1")
-    assert push.wait_for(lambda t: t.acknowledged["ATTLOG"])
-    run_command(push, receiver, "C:6:CLEAR LOG")
-    assert push.terminal.records == []
-    assert result_lines(receiver) == ["ID=6&Return=0&CMD=CLEAR_LOG"]
-    push.terminal.punch("2")
-    assert push.wait_for(lambda t: len(t.acknowledged["ATTLOG"]) == 2)
-    assert push.acknowledged["ATTLOG"][1].startswith("2\t")
-
-
-def test_template_commands_write_and_delete_fingers(push: PushTerminal, receiver: Receiver) -> None:
-    tmp = base64.b64encode(b"\x4d\x98SS21 minutiae").decode()
-    run_command(
-        push,
-        receiver,
-        f"C:1:DATA UPDATE FINGERTMP PIN=2\tFID=3\tSize={len(tmp)}\tValid=1\tTMP={tmp}",
-        f"C:2:DATA UPDATE FINGERTMP PIN=2\tFID=4\tSize=9\tValid=1\tTMP={tmp}",
-        "C:3:DATA UPDATE FINGERTMP PIN=2\tFID=4\tSize=4\tValid=1\tTMP=a!b=",
-        f"C:4:DATA UPDATE FINGERTMP PIN=8\tFID=4\tSize={len(tmp)}\tValid=1\tTMP={tmp}",
-        "C:5:DATA DELETE FINGERTMP PIN=1\tFID=5",
-    )
-    template = push.terminal.template_of(2, 3)
-    assert template is not None
-    assert template.template == b"\x4d\x98SS21 minutiae"
-    assert not push.terminal.has_template("1", 5)
-    assert [line.split("&")[1] for line in result_lines(receiver)] == [
-        "Return=0",
-        "Return=-9",
-        "Return=-11",
-        "Return=-10",
-        "Return=0",
-    ]
-    run_command(push, receiver, "C:6:DATA DELETE FINGERTMP PIN=2")
-    assert push.terminal.templates == []
-
-
-def test_clear_data_deletes_users_fingers_and_log(push: PushTerminal, receiver: Receiver) -> None:
-    push.terminal.punch("1")
-    run_command(push, receiver, "C:1:CLEAR DATA")
-    assert push.terminal.counts() == {"users": 0, "fingers": 0, "records": 0, "cards": 0}
-    assert result_lines(receiver) == ["ID=1&Return=0&CMD=CLEAR_DATA"]
-
-
-def test_unknown_commands_are_not_supported(push: PushTerminal, receiver: Receiver) -> None:
-    run_command(push, receiver, "C:1:SHELL ls", "C:2:DATA UPDATE BIODATA Pin=1\tNo=1")
-    assert result_lines(receiver) == ["ID=1&Return=-1002&CMD=SHELL", "ID=2&Return=-1002&CMD=DATA"]
+# -- results and users added at the terminal --------------------------------------------
 
 
 def test_a_result_not_acknowledged_is_posted_again(push: PushTerminal, receiver: Receiver) -> None:
@@ -582,9 +309,6 @@ def test_a_result_not_acknowledged_is_posted_again(push: PushTerminal, receiver:
     assert push.wait_for(lambda t: len(receiver.requests("/iclock/devicecmd")) >= 2)
     del receiver.status_of_path["/iclock/devicecmd"]
     assert push.wait_for(lambda t: (r := t.result("1")) is not None and r.acknowledged)
-
-
-# -- ENROLL_FP --------------------------------------------------------------------------
 
 
 def test_a_user_enrolled_at_the_terminal_is_uploaded(
@@ -613,123 +337,7 @@ def test_a_user_is_not_uploaded_without_enroll_user_in_transflag(
     assert receiver.requests("/iclock/cdata", "OPERLOG") == []
 
 
-def test_enroll_fp_success_posts_the_result_then_oplog_and_the_template(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    receiver.queue(ENROLL_INDEX)
-    assert push.wait_for(lambda t: t.terminal.enrolling)
-    for _ in range(3):
-        push.terminal.press_finger(PressOutcome.GOOD)
-    assert push.wait_for(lambda t: t.acknowledged["OPERLOG"] and t.result("7"))
-    assert result_lines(receiver) == ["ID=7&Return=0&CMD=ENROLL_FP"]
-    (upload,) = receiver.requests("/iclock/cdata", "OPERLOG")
-    assert "OpStamp" in upload.query
-    assert receiver.received.index(upload) > receiver.received.index(
-        receiver.requests("/iclock/devicecmd")[0]
-    )
-    oplog, fp = upload.body.splitlines()
-    template = push.terminal.template_of(2, 6)
-    assert template is not None
-    when = oplog.split("\t")[2]
-    assert oplog == f"OPLOG 6\t0\t{when}\t2\t6\t{len(template.template)}\t0"
-    tmp = base64.b64encode(template.template).decode()
-    assert fp == f"FP PIN=2\tFID=6\tSize={len(tmp)}\tValid=1\tTMP={tmp}"
-
-
-def test_enroll_fp_uploads_only_what_transflag_asks_for(
-    make_push: PushFactory, receiver: Receiver
-) -> None:
-    receiver.options["TransFlag"] = "1001000000"  # AttLog and EnrollFP, no OpLog
-    push = make_push()
-    receiver.queue(ENROLL_INDEX)
-    assert push.wait_for(lambda t: t.terminal.enrolling)
-    press([PressOutcome.GOOD] * 3)(push)
-    assert push.wait_for(lambda t: t.acknowledged["OPERLOG"])
-    (upload,) = receiver.requests("/iclock/cdata", "OPERLOG")
-    assert upload.body.startswith("FP PIN=2\tFID=6\t")
-    assert len(upload.body.splitlines()) == 1
-
-
-def test_enroll_fp_can_answer_0_without_a_template_upload(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    push.drop_template_upload = True
-    receiver.queue(ENROLL_INDEX)
-    assert push.wait_for(lambda t: t.terminal.enrolling)
-    press([PressOutcome.GOOD] * 3)(push)
-    assert push.wait_for(lambda t: (r := t.result("7")) is not None and r.acknowledged)
-    assert result_lines(receiver) == ["ID=7&Return=0&CMD=ENROLL_FP"]
-    polls = push.polls
-    assert push.wait_for(lambda t: t.polls >= polls + 2)  # time for an upload to come
-    assert receiver.requests("/iclock/cdata", "OPERLOG") == []
-
-
-def press(outcomes: list[PressOutcome]) -> Callable[[PushTerminal], None]:
-    def act(push: PushTerminal) -> None:
-        for outcome in outcomes:
-            push.terminal.press_finger(outcome)
-
-    return act
-
-
-def time_out(push: PushTerminal) -> None:
-    """Nobody presses again within enroll_timeout (0 s from this press on)."""
-    push.terminal.enroll_timeout = 0.0
-    push.terminal.press_finger(PressOutcome.BAD_QUALITY)
-
-
-@pytest.mark.parametrize(
-    ("command", "act", "code"),
-    [
-        ("ENROLL_FP PIN=1\tFID=5\tRETRY=3\tOVERWRITE=0", None, 2),
-        ("ENROLL_FP PIN=9\tFID=6\tRETRY=3\tOVERWRITE=0", None, -10),
-        ("ENROLL_FP PIN=2\tFID=12\tRETRY=3\tOVERWRITE=0", None, -1),
-        (ENROLL_INDEX[4:], press([PressOutcome.GOOD, PressOutcome.MISMATCH] * 2), 4),
-        (ENROLL_INDEX[4:].replace("RETRY=3", "RETRY=1"), press([PressOutcome.BAD_QUALITY] * 2), 4),
-        (ENROLL_INDEX[4:], press([PressOutcome.DUPLICATE] * 3), 5),
-        (ENROLL_INDEX[4:], lambda push: push.terminal.cancel_enrollment(), 6),
-        (ENROLL_INDEX[4:], time_out, 6),
-    ],
-    ids=[
-        "exists",
-        "no-user",
-        "bad-fid",
-        "mismatch",
-        "bad-presses",
-        "duplicate",
-        "cancel",
-        "timeout",
-    ],
-)
-def test_enroll_fp_failures(
-    push: PushTerminal,
-    receiver: Receiver,
-    command: str,
-    act: Callable[[PushTerminal], None] | None,
-    code: int,
-) -> None:
-    receiver.queue(f"C:7:{command}")
-    if act is not None:
-        assert push.wait_for(lambda t: t.terminal.enrolling)
-        act(push)
-    assert push.wait_for(lambda t: (r := t.result("7")) is not None and r.acknowledged)
-    assert result_lines(receiver) == [f"ID=7&Return={code}&CMD=ENROLL_FP"]
-    assert not push.terminal.enrolling
-    assert receiver.requests("/iclock/cdata", "OPERLOG") == []
-
-
-def test_enroll_fp_while_enrolling_is_busy_and_overwrite_replaces(
-    push: PushTerminal, receiver: Receiver
-) -> None:
-    receiver.queue("C:1:ENROLL_FP PIN=1\tFID=5\tRETRY=3\tOVERWRITE=1", "C:2:" + ENROLL_INDEX[4:])
-    assert push.wait_for(lambda t: (r := t.result("2")) is not None and r.acknowledged)
-    assert result_lines(receiver) == ["ID=2&Return=7&CMD=ENROLL_FP"]
-    press([PressOutcome.GOOD] * 3)(push)
-    assert push.wait_for(lambda t: (r := t.result("1")) is not None and r.code == 0)
-    assert push.terminal.has_template("1", 5)
-
-
-# -- sharing a terminal with the pull simulator, the command line ------------------------
+# -- sharing a terminal with the pull simulator, the command line -----------------------
 
 
 def test_one_terminal_can_speak_pull_and_push(receiver: Receiver) -> None:
