@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EVENT_STATE_CHANGED
-from homeassistant.core import CoreState, Event, HomeAssistant
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -431,11 +431,33 @@ async def test_last_punch_sensor(
     assert state.attributes["verified_by"] == "fingerprint"
 
 
+@pytest.mark.usefixtures("init_integration")
+async def test_an_automation_on_the_punch_sees_it_as_the_last(
+    hass: HomeAssistant, simulator: ZKSimulator
+) -> None:
+    """What a punch's event starts (in a task of its own, as automations run) reads the sensor
+    already showing that punch."""
+    seen: list[str] = []
+
+    async def read_sensor() -> None:
+        seen.append(hass.states.get("sensor.principal_last_punch").state)
+
+    @callback
+    def start_automation(_event: Event) -> None:
+        hass.async_create_task(read_sensor())
+
+    hass.bus.async_listen(EVENT_ATTENDANCE, start_automation)
+    punch(simulator, 0, user_id="7")
+    await until(lambda: bool(seen))
+
+    assert seen == ["2026-11-03T08:00:00+00:00"]
+
+
 async def test_last_punch_sensor_shows_a_catch_up_once(
     hass: HomeAssistant, init_integration: MockConfigEntry, events: Captured, simulator: ZKSimulator
 ) -> None:
-    """Ten punches delivered together change the sensor once, to the newest: each still fires
-    its event, and the recorder is not handed ten states nobody saw."""
+    """Ten punches delivered together change the sensor twice, the first at once and then the
+    newest: each still fires its event, and the recorder is not handed ten states nobody saw."""
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
     for minute in range(10):
         log_without_event(simulator, minute)
@@ -448,7 +470,7 @@ async def test_last_punch_sensor_shows_a_catch_up_once(
         for event in changes
         if event.data["entity_id"] == "sensor.principal_last_punch"
     ]
-    assert shown == ["2026-11-03T08:09:00+00:00"]
+    assert shown == ["2026-11-03T08:00:00+00:00", "2026-11-03T08:09:00+00:00"]
 
 
 @pytest.mark.parametrize("record_size", [8, 16, 40])

@@ -408,9 +408,10 @@ class AttendanceTracker:
             self._delivered_keys.discard(self._delivered[0])
         self._delivered.append(key)
         self._delivered_keys.add(key)
-        self._publish(record)
+        # The entities first: what the event starts finds them showing this punch.
         for listener in list(self._listeners):
             listener(record)
+        self._publish(record)
 
     def _record(
         self, punch: Punch, users: Mapping[str, TerminalUser], *, caught_up: bool

@@ -156,27 +156,34 @@ class ZKTecoSensor(ZKTecoEntity, SensorEntity):
 class ZKTecoLastPunchSensor(ZKTecoPunchEntity, SensorEntity):
     """The last punch, as soon as it is delivered.
 
-    Punches delivered together (a catch-up, a Push terminal's batch) are shown once, the newest,
-    when the event loop next turns: each fires its own event, and a backlog of 100,000 would
-    otherwise hand the recorder 100,000 states of a sensor nobody saw in between.
+    A punch is shown at once, before anything its event triggers runs. Punches delivered
+    together (a catch-up, a Push terminal's batch) are shown twice: the first at once, the
+    newest when the event loop next turns; each fires its own event, and a backlog of 100,000
+    would otherwise hand the recorder 100,000 states of a sensor nobody saw in between.
     """
 
-    _pending_write: asyncio.Handle | None = None
+    _turn_ends: asyncio.Handle | None = None
+    _newer_in_turn = False
 
     async def async_will_remove_from_hass(self) -> None:
-        if self._pending_write is not None:
-            self._pending_write.cancel()
+        if self._turn_ends is not None:
+            self._turn_ends.cancel()
         await super().async_will_remove_from_hass()
 
     @callback
     def _on_punch(self, record: PunchRecord) -> None:
-        if self._pending_write is None:
-            self._pending_write = self.hass.loop.call_soon(self._write_last_punch)
+        if self._turn_ends is None:
+            self.async_write_ha_state()
+            self._turn_ends = self.hass.loop.call_soon(self._show_the_newest)
+        else:
+            self._newer_in_turn = True
 
     @callback
-    def _write_last_punch(self) -> None:
-        self._pending_write = None
-        self.async_write_ha_state()
+    def _show_the_newest(self) -> None:
+        self._turn_ends = None
+        if self._newer_in_turn:
+            self._newer_in_turn = False
+            self.async_write_ha_state()
 
     @property
     def native_value(self) -> datetime | None:
